@@ -1,0 +1,104 @@
+"""Check a composed config before anything is built, with errors that name key, value and expectation.
+
+Hydra parses ``key=abc`` on the command line into a string and ``key=3`` into an int, so a value of
+the wrong type reaches us silently; these checks catch it before any data is read or model built.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from keraslab.errors import ConfigError
+
+Check = Callable[[Any], str | None]
+
+
+def integer(minimum: int) -> Check:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            return f"an integer >= {minimum}"
+        return None
+
+    return check
+
+
+def optional(check: Check) -> Check:
+    def optional_check(value):
+        problem = check(value) if value is not None else None
+        return f"null or {problem}" if problem else None
+
+    return optional_check
+
+
+def number(low: float, high: float, low_inclusive: bool = True, high_inclusive: bool = True) -> Check:
+    def check(value):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok:
+            ok = (value >= low if low_inclusive else value > low) and (
+                value <= high if high_inclusive else value < high
+            )
+        if not ok:
+            left, right = "[" if low_inclusive else "(", "]" if high_inclusive else ")"
+            return f"a number in {left}{low}, {high}{right}"
+        return None
+
+    return check
+
+
+def positive_number(value) -> str | None:
+    return number(0.0, float("inf"), low_inclusive=False)(value)
+
+
+def string(value) -> str | None:
+    return None if isinstance(value, str) and value else "a non-empty string"
+
+
+CHECKS: dict[str, Check] = {
+    "seed": integer(0),
+    "data.data_dir": string,
+    "data.maxlen": integer(3),
+    "data.batch_size": integer(1),
+    "data.min_char_count": integer(1),
+    "data.max_train_samples": optional(integer(1)),
+    "model.encoder.num_layers": integer(1),
+    "model.encoder.hidden_size": integer(1),
+    "model.encoder.num_heads": integer(1),
+    "model.encoder.intermediate_size": integer(1),
+    "model.encoder.max_positions": integer(1),
+    "model.encoder.dropout": number(0.0, 1.0, high_inclusive=False),
+    "model.head_dropout": number(0.0, 1.0, high_inclusive=False),
+    "optimizer.name": string,
+    "optimizer.learning_rate": positive_number,
+    "optimizer.ema": optional(number(0.0, 1.0, high_inclusive=False)),
+    "optimizer.accum_steps": integer(1),
+    "optimizer.clipnorm": optional(positive_number),
+    "trainer.epochs": integer(1),
+    "trainer.steps_per_epoch": optional(integer(1)),
+    "trainer.validation_steps": optional(integer(1)),
+    "trainer.log_every_n_steps": integer(1),
+}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise one :class:`ConfigError` listing every bad value, or return quietly."""
+    problems = []
+    for key, check in CHECKS.items():
+        value = OmegaConf.select(cfg, key, default=_MISSING)
+        if value is _MISSING:
+            continue
+        expected = check(value)
+        if expected:
+            problems.append(f"{key} must be {expected}, got {value!r} ({type(value).__name__})")
+    encoder = cfg.get("model", {}).get("encoder", {})
+    hidden, heads = encoder.get("hidden_size"), encoder.get("num_heads")
+    if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
+        problems.append(f"model.encoder.hidden_size ({hidden}) must be a multiple of model.encoder.num_heads ({heads})")
+    maxlen, positions = cfg.get("data", {}).get("maxlen"), encoder.get("max_positions")
+    if isinstance(maxlen, int) and isinstance(positions, int) and positions < maxlen:
+        problems.append(f"model.encoder.max_positions ({positions}) must be >= data.maxlen ({maxlen})")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems) + ".")
+
+
+_MISSING = object()

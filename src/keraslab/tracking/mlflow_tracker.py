@@ -1,0 +1,183 @@
+"""MLflow tracking for one run, or for the parent run of a sweep.
+
+A run is opened with :meth:`MlflowTracker.run`, a context manager that ends it FINISHED on success,
+FAILED on an exception and KILLED on Ctrl-C. It logs the resolved config as params, the Hydra
+config files as artifacts, and tags that say where the run came from. MLflow is imported only
+when a run starts, so composing configs stays fast.
+"""
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from keraslab.tracking.hydra_job import HydraJob, current_job
+from keraslab.tracking.params import chunks, flatten, split_long_values
+
+REMOTE_SCHEMES = ("http://", "https://", "databricks")
+
+
+class MlflowTracker:
+    """Logs to ``tracking_uri`` under ``experiment_name``.
+
+    ``artifact_location`` is used when a local store creates the experiment; remote servers keep
+    their own artifact root.
+    """
+
+    def __init__(self, tracking_uri: str, experiment_name: str, artifact_location: str | None = None):
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.artifact_location = artifact_location
+        self.run_id: str | None = None
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(self.tracking_uri)
+        return self._client
+
+    def _experiment_id(self) -> str:
+        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if self.artifact_location and not self.tracking_uri.startswith(REMOTE_SCHEMES):
+            location = Path(self.artifact_location).resolve().as_uri()
+        try:
+            return self.client.create_experiment(self.experiment_name, artifact_location=location)
+        except Exception:  # another job of the same sweep created it first
+            return self.client.get_experiment_by_name(self.experiment_name).experiment_id
+
+    @contextmanager
+    def run(self, config: Mapping, job: HydraJob | None = None) -> Iterator["MlflowTracker"]:
+        """Open a run for ``config``; inside a sweep it becomes a child of the sweep's parent run."""
+        job = job or current_job()
+        tags = {**source_tags(), "hydra.overrides": " ".join(job.overrides)}
+        if job.is_multirun:
+            tags["job.num"] = str(job.num)
+            if job.parent_run_file and job.parent_run_file.is_file():
+                tags["mlflow.parentRunId"] = job.parent_run_file.read_text().strip()
+        run = self.client.create_run(
+            self._experiment_id(), tags=tags, run_name=" ".join(job.overrides) or "default"
+        )
+        self.run_id = run.info.run_id
+        try:
+            self.log_params(flatten(config))
+            if job.output_dir is not None:
+                for name in ("config.yaml", "overrides.yaml"):
+                    self.log_artifact(job.output_dir / ".hydra" / name, "hydra")
+            yield self
+        except KeyboardInterrupt:
+            self.client.set_terminated(self.run_id, "KILLED")
+            raise
+        except BaseException as error:
+            self.client.set_tag(self.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+            self.client.set_terminated(self.run_id, "FAILED")
+            raise
+        self.client.set_terminated(self.run_id, "FINISHED")
+
+    def log_params(self, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        for chunk in chunks(split_long_values(params)):
+            self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in chunk.items()])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()]
+        )
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        if Path(path).is_file():
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_text(self, text: str, name: str) -> None:
+        self.client.log_text(self.run_id, text, name)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, value)
+
+    def start_parent(self, job: HydraJob) -> str:
+        """Create a sweep's parent run and record its id in the sweep folder for the jobs to read."""
+        run = self.client.create_run(
+            self._experiment_id(),
+            tags={**source_tags(), "sweep.dir": str(job.sweep_dir), "hydra.overrides": " ".join(job.overrides)},
+            run_name=f"sweep {job.sweep_dir.name}" if job.sweep_dir else "sweep",
+        )
+        job.sweep_dir.mkdir(parents=True, exist_ok=True)
+        job.parent_run_file.write_text(run.info.run_id)
+        return run.info.run_id
+
+    def end_parent(self, run_id: str) -> str:
+        """End the parent FAILED if a child failed, KILLED if one was killed, else FINISHED."""
+        children = self.client.search_runs(
+            [self._experiment_id()], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+        )
+        statuses = {child.info.status for child in children}
+        status = next((s for s in ("FAILED", "KILLED", "RUNNING") if s in statuses), "FINISHED")
+        self.client.set_terminated(run_id, "FAILED" if status == "RUNNING" else status)
+        return status
+
+
+class NullTracker:
+    """``logger=none``: the same interface as :class:`MlflowTracker`, and nothing is recorded."""
+
+    run_id = None
+
+    @contextmanager
+    def run(self, config: Mapping, job: HydraJob | None = None) -> Iterator["NullTracker"]:
+        yield self
+
+    def log_params(self, params) -> None: ...
+    def log_metrics(self, metrics, step) -> None: ...
+    def log_artifact(self, path, artifact_path=None) -> None: ...
+    def log_text(self, text, name) -> None: ...
+    def set_tags(self, tags) -> None: ...
+
+    def start_parent(self, job: HydraJob) -> None:
+        return None
+
+    def end_parent(self, run_id) -> None:
+        return None
+
+
+def source_tags() -> dict[str, str]:
+    """Git commit and dirty flag, keras backend and version, and the host name."""
+    import keras
+
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git.commit": commit or "unknown",
+        "mlflow.source.git.commit": commit or "unknown",
+        "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "keras.backend": keras.backend.backend(),
+        "keras.version": keras.__version__,
+        "host": socket.gethostname(),
+    }
+
+
+def _git(*args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=os.environ.get("KERASLAB_ROOT"),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip()

@@ -1,0 +1,38 @@
+"""A Hydra callback that groups a sweep's jobs under one MLflow parent run.
+
+``on_multirun_start`` creates the parent and writes its id into the sweep folder; each job reads
+it from there (see :class:`~keraslab.tracking.mlflow_tracker.MlflowTracker.run`), so this works
+with any launcher, including out-of-process ones. The parent ends when the sweep ends, or, when
+a failed job makes Hydra exit early, at interpreter exit, with a status derived from its children.
+"""
+
+import atexit
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from keraslab.tracking.hydra_job import HydraJob
+
+
+class MlflowSweepCallback(Callback):
+    def __init__(self) -> None:
+        self._tracker = None
+        self._parent_run_id: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from hydra.utils import instantiate
+
+        self._tracker = instantiate(config.logger)
+        job = HydraJob(overrides=list(config.hydra.overrides.task), sweep_dir=Path(config.hydra.sweep.dir))
+        self._parent_run_id = self._tracker.start_parent(job)
+        if self._parent_run_id:
+            atexit.register(self._end_parent)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        self._end_parent()
+
+    def _end_parent(self) -> None:
+        if self._parent_run_id:
+            run_id, self._parent_run_id = self._parent_run_id, None
+            self._tracker.end_parent(run_id)
