@@ -47,7 +47,8 @@ def number(low: float, high: float, low_inclusive: bool = True, high_inclusive: 
 
 
 def positive_number(value) -> str | None:
-    return number(0.0, float("inf"), low_inclusive=False)(value)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return None if ok else "a number > 0"
 
 
 def string(value) -> str | None:

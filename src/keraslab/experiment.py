@@ -24,13 +24,14 @@ def run_experiment(cfg: DictConfig) -> float:
 
 
 def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker) -> float:
+    data = instantiate(cfg.data).setup()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tracker.log_artifact(data.tokenizer.save(run_dir / "vocab.txt"))
+
+    # Keras (and TensorFlow) load only once the data has been read and checked.
     from keraslab.optimizers import update_count
     from keraslab.tracking.keras_callback import TrackerCallback
     from keraslab.training.seeding import seed_everything
-
-    data = instantiate(cfg.data).setup()
-    vocab_path = data.tokenizer.save(run_dir / "vocab.txt")
-    tracker.log_artifact(vocab_path)
 
     seed_everything(cfg.seed)
     model = instantiate(cfg.model)(vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes)

@@ -53,6 +53,5 @@ def build_optimizer(
 
 
 def update_count(optimizer: keras.optimizers.Optimizer) -> int:
-    """Real optimizer updates so far: Keras counts accumulation micro-steps in ``iterations``."""
-    micro_steps = int(ops.convert_to_numpy(optimizer.iterations))
-    return micro_steps // (optimizer.gradient_accumulation_steps or 1)
+    """Real optimizer updates so far (Keras's ``iterations`` skips accumulation micro-steps)."""
+    return int(ops.convert_to_numpy(optimizer.iterations))

@@ -1,0 +1,43 @@
+# Set-up is idempotent: the virtual environment is rebuilt only when pyproject.toml changes,
+# and data preparation only checks sha256 sums when the files are already in place.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MIRROR ?= ../shared/data
+ARGS ?=
+PYTEST_ARGS ?=
+PORT ?= 5000
+STORE := sqlite:///$(CURDIR)/outputs/mlflow.db
+
+.PHONY: setup data run test ui server lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+data: setup
+	$(PY) -m keraslab.data.prepare --mirror $(MIRROR) --dest data
+
+run: data  ## set up, then run the default experiment (pass overrides with ARGS="...")
+	$(PY) scripts/run.py $(ARGS)
+
+test: data  ## set up, then run the test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+ui: setup  ## the MLflow UI on 127.0.0.1 over the local store
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(PORT) --backend-store-uri $(STORE)
+
+server: setup  ## a tracking server on 127.0.0.1 (use with logger=mlflow_server)
+	$(VENV)/bin/mlflow server --host 127.0.0.1 --port $(PORT) --backend-store-uri $(STORE) \
+		--artifacts-destination $(CURDIR)/outputs/mlartifacts
+
+lint: setup
+	$(VENV)/bin/pre-commit run --all-files
+
+clean:
+	rm -rf outputs/runs outputs/multiruns

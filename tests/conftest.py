@@ -1,0 +1,80 @@
+"""Shared fixtures: a small sentiment corpus, an isolated MLflow store, and a runner for scripts/run.py."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KERASLAB_ROOT", str(ROOT))
+
+POSITIVE = "好棒赞喜欢满意舒服干净推荐值得开心"
+NEGATIVE = "差烂糟讨厌失望脏贵慢吵难坑后悔"
+NEUTRAL = "这个酒店房间服务书本东西我们觉得还有就是"
+
+# Overrides that make a run take seconds: a one-layer, 32-wide encoder on short texts.
+TINY_MODEL = [
+    "model.encoder.num_layers=1",
+    "model.encoder.hidden_size=32",
+    "model.encoder.num_heads=2",
+    "model.encoder.intermediate_size=64",
+    "data.maxlen=32",
+    "data.batch_size=16",
+    "data.min_char_count=1",
+]
+
+
+def write_corpus(folder: Path, sizes: dict[str, int], seed: int = 0) -> Path:
+    """Texts of neutral characters with a few sentiment characters: label 1 uses POSITIVE ones."""
+    import random
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, size in sizes.items():
+        lines = []
+        for index in range(size):
+            label = index % 2
+            cues = POSITIVE if label else NEGATIVE
+            chars = rng.choices(NEUTRAL, k=rng.randint(5, 40)) + rng.choices(cues, k=rng.randint(1, 4))
+            rng.shuffle(chars)
+            lines.append(f"{''.join(chars)}\t{label}")
+        (folder / f"sentiment.{split}.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("data") / "sentiment", {"train": 400, "valid": 64, "test": 64})
+
+
+@pytest.fixture
+def tracking_uri(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def run_script(args: list[str], tracking_uri: str | None = None, timeout: float = 300, **popen):
+    """Run scripts/run.py in a fresh interpreter; returns the CompletedProcess (text output)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
+
+
+def runs_of(tracking_uri: str, experiment: str = "sentiment"):
+    """All runs of ``experiment`` in the store, oldest first."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no MLflow experiment {experiment!r} in {tracking_uri}"
+    return client, client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])

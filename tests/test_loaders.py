@@ -1,0 +1,32 @@
+"""Batches over arrays: every sample once an epoch, in a seeded order."""
+
+import numpy as np
+
+from keraslab.training import ArrayBatches
+
+
+def epoch_rows(batches: ArrayBatches) -> np.ndarray:
+    return np.concatenate([batches[i][0]["x"][:, 0] for i in range(len(batches))])
+
+
+def test_every_sample_once_per_epoch_with_short_last_batch():
+    x = np.arange(10)[:, None]
+    batches = ArrayBatches({"x": x}, np.arange(10), batch_size=4, shuffle=True, seed=3)
+    assert len(batches) == 3 and len(batches[2][1]) == 2
+    first = epoch_rows(batches)
+    batches.on_epoch_end()
+    second = epoch_rows(batches)
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert not np.array_equal(first, second)
+
+
+def test_order_depends_only_on_seed_and_epoch():
+    x = np.arange(50)[:, None]
+    one = ArrayBatches({"x": x}, np.arange(50), batch_size=7, shuffle=True, seed=1)
+    two = ArrayBatches({"x": x}, np.arange(50), batch_size=7, shuffle=True, seed=1, workers=2)
+    other = ArrayBatches({"x": x}, np.arange(50), batch_size=7, shuffle=True, seed=2)
+    np.testing.assert_array_equal(epoch_rows(one), epoch_rows(two))
+    np.testing.assert_array_equal(epoch_rows(one), np.random.default_rng((1, 0)).permutation(50))
+    assert not np.array_equal(epoch_rows(one), epoch_rows(other))
+    unshuffled = ArrayBatches({"x": x}, np.arange(50), batch_size=7)
+    np.testing.assert_array_equal(epoch_rows(unshuffled), np.arange(50))

@@ -1,0 +1,62 @@
+"""The character tokenizer, the TEXT<TAB>LABEL reader and the sentiment data module."""
+
+import numpy as np
+import pytest
+
+from keraslab.data import SentimentData
+from keraslab.data.labelled_text import read_labelled_text
+from keraslab.errors import DataError
+from keraslab.tokenizers import CharTokenizer
+
+
+def test_vocab_orders_specials_then_frequency_then_code_point(tmp_path):
+    tokenizer = CharTokenizer.from_texts(["好好 差", "好x"], min_count=1)
+    assert tokenizer.tokens == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "x", "差"]
+    assert CharTokenizer.from_texts(["好好 差", "好x"], min_count=2).tokens[5:] == ["好"]
+    assert CharTokenizer.load(tokenizer.save(tmp_path / "vocab.txt")).tokens == tokenizer.tokens
+
+
+def test_encode_truncates_pads_and_masks():
+    tokenizer = CharTokenizer.from_texts(["abc"])
+    a, b, c = (tokenizer.token_to_id[ch] for ch in "abc")
+    token_ids, mask = tokenizer.encode_batch(["abcz", "a b c a b"], maxlen=5)
+    np.testing.assert_array_equal(token_ids, [[2, a, b, c, 3], [2, a, b, c, 3]])
+    token_ids, mask = tokenizer.encode_batch(["az"], maxlen=6)
+    np.testing.assert_array_equal(token_ids, [[2, a, 1, 3, 0, 0]])
+    np.testing.assert_array_equal(mask, [[1, 1, 1, 1, 0, 0]])
+
+
+def test_reader_maps_labels_and_keeps_tabs_in_text(tmp_path):
+    path = tmp_path / "x.data"
+    path.write_text("好\t1\n\nA\tB\t0\n", encoding="utf-8")
+    assert read_labelled_text(path, classes=(0, 1)) == (["好", "A\tB"], [1, 0])
+    assert read_labelled_text(path, classes=(1, 0)) == (["好", "A\tB"], [0, 1])
+
+
+def test_malformed_line_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.data"
+    path.write_text("好\t1\nno label here\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path}:2: expected a line of the form TEXT<TAB>LABEL, got 'no label here'"):
+        read_labelled_text(path, classes=(0, 1))
+
+
+def test_label_outside_classes_names_file_line_and_classes(tmp_path):
+    path = tmp_path / "bad.data"
+    path.write_text("好\t1\n差\t0\n中\t2\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{path}:3: label '2' is not one of the classes 0, 1"):
+        read_labelled_text(path, classes=(0, 1))
+
+
+def test_missing_data_dir_says_what_was_expected(tmp_path):
+    with pytest.raises(DataError, match=r"data.data_dir '.*nowhere' does not exist; expected a folder holding sentiment.train.data"):
+        SentimentData(str(tmp_path / "nowhere")).setup()
+
+
+def test_setup_encodes_every_present_split(corpus):
+    data = SentimentData(str(corpus), maxlen=16, max_train_samples=100).setup()
+    assert set(data.splits) == {"train", "valid", "test"}
+    assert len(data.splits["train"]) == 100 and len(data.splits["valid"]) == 64
+    train = data.splits["train"]
+    assert train.token_ids.shape == (100, 16) and train.token_ids.dtype == np.int32
+    np.testing.assert_array_equal(train.padding_mask, train.token_ids != 0)
+    assert set(np.unique(train.labels)) == {0, 1}
