@@ -2,6 +2,8 @@
 
 import keras
 
+from keraslab.models.layers import Embeddings, TransformerBlock
+
 
 def build_encoder(
     vocab_size: int,
@@ -18,8 +20,6 @@ def build_encoder(
 
     Embeddings (token + position, LayerNorm, dropout), then ``num_layers`` post-LN Transformer blocks.
     """
-    from keraslab.models.layers import Embeddings, TransformerBlock
-
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
     padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
     hidden = Embeddings(vocab_size, hidden_size, max_positions, dropout, layer_norm_epsilon, name="embeddings")(token_ids)

@@ -6,6 +6,7 @@ config files as artifacts, and tags that say where the run came from. MLflow is 
 when a run starts, so composing configs stays fast.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -58,13 +59,15 @@ class MlflowTracker:
         """Open a run for ``config``; inside a sweep it becomes a child of the sweep's parent run."""
         job = job or current_job()
         tags = {**source_tags(), "hydra.overrides": " ".join(job.overrides)}
+        run_name = " ".join(job.overrides) or "default"
         if job.is_multirun:
             tags["job.num"] = str(job.num)
-            if job.parent_run_file and job.parent_run_file.is_file():
-                tags["mlflow.parentRunId"] = job.parent_run_file.read_text().strip()
-        run = self.client.create_run(
-            self._experiment_id(), tags=tags, run_name=" ".join(job.overrides) or "default"
-        )
+            sweep = read_parent_file(job)
+            if sweep:
+                tags["mlflow.parentRunId"] = sweep["run_id"]
+                swept = [o for o in job.overrides if o not in sweep["overrides"]]
+                run_name = f"job {job.num}: {' '.join(swept)}"
+        run = self.client.create_run(self._experiment_id(), tags=tags, run_name=run_name)
         self.run_id = run.info.run_id
         try:
             self.log_params(flatten(config))
@@ -116,7 +119,7 @@ class MlflowTracker:
             run_name=f"sweep {job.sweep_dir.name}" if job.sweep_dir else "sweep",
         )
         job.sweep_dir.mkdir(parents=True, exist_ok=True)
-        job.parent_run_file.write_text(run.info.run_id)
+        job.parent_run_file.write_text(json.dumps({"run_id": run.info.run_id, "overrides": job.overrides}))
         return run.info.run_id
 
     def end_parent(self, run_id: str) -> str:
@@ -150,6 +153,13 @@ class NullTracker:
 
     def end_parent(self, run_id) -> None:
         return None
+
+
+def read_parent_file(job: HydraJob) -> dict | None:
+    """The sweep's parent run id and the sweep's own overrides, as written by :meth:`start_parent`."""
+    if job.parent_run_file is None or not job.parent_run_file.is_file():
+        return None
+    return json.loads(job.parent_run_file.read_text())
 
 
 def source_tags() -> dict[str, str]:

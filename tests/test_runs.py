@@ -1,0 +1,195 @@
+"""End to end through scripts/run.py: MLflow runs, sweeps, failures, reproducibility, bad input."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, TINY_MODEL, run_script, runs_of
+
+DEBUG = ["trainer=debug", *TINY_MODEL]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def debug_run(corpus, store, tmp_path_factory):
+    """One debug run (2 epochs x 6 steps, step metrics every 2 updates) shared by several tests."""
+    run_dir = tmp_path_factory.mktemp("run")
+    result = run_script([*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={run_dir}"], store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, runs = runs_of(store)
+    return client, runs[-1], run_dir
+
+
+def loss_history(client, run_id):
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")]
+
+
+def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
+    client, run, _ = debug_run
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["optimizer.learning_rate"] == "0.001"
+    assert params["data.maxlen"] == "32" and params["trainer.steps_per_epoch"] == "6"
+    assert params["model.encoder.hidden_size"] == "32"
+
+    assert [step for step, _ in loss_history(client, run.info.run_id)] == [2, 4, 6, 8, 10, 12]
+    lr = client.get_metric_history(run.info.run_id, "learning_rate")
+    assert [(m.step, m.value) for m in lr] == [(s, pytest.approx(1e-3)) for s in (2, 4, 6, 8, 10, 12)]
+    for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "epoch"):
+        assert [m.step for m in client.get_metric_history(run.info.run_id, name)] == [6, 12], name
+    assert {"test_loss", "test_accuracy", "best_valid_accuracy"} <= set(run.data.metrics)
+
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"vocab.txt", "model_summary.txt", "hydra"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "hydra")} == {
+        "hydra/config.yaml",
+        "hydra/overrides.yaml",
+    }
+    config_text = open(client.download_artifacts(run.info.run_id, "hydra/config.yaml")).read()
+    assert "maxlen: 32" in config_text and "num_layers: 1" in config_text
+    summary = open(client.download_artifacts(run.info.run_id, "model_summary.txt")).read()
+    assert "Total params" in summary
+
+    tags = run.data.tags
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", tags["git.commit"])
+    assert tags["git.dirty"] in {"true", "false", "unknown"}
+    assert "trainer=debug" in tags["hydra.overrides"]
+    assert tags["keras.backend"] == "tensorflow" and tags["keras.version"].startswith("3.")
+    assert tags["host"]
+
+
+def test_checkpoints_hold_weights_and_optimizer_state(debug_run):
+    import keras
+
+    import keraslab.models  # registers the custom layers for loading
+
+    _, _, run_dir = debug_run
+    last = keras.saving.load_model(run_dir / "checkpoints" / "last.keras")
+    assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 12
+    assert (run_dir / "checkpoints" / "best.keras").is_file()
+    assert (run_dir / "vocab.txt").read_text(encoding="utf-8").startswith("[PAD]\n[UNK]\n")
+
+
+def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tmp_path, debug_run):
+    result = run_script(
+        ["-m", *DEBUG, f"data.data_dir={corpus}", f"hydra.sweep.dir={tmp_path}/sweep", "optimizer.learning_rate=1e-3,3e-3"],
+        tracking_uri,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, runs = runs_of(tracking_uri)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
+    assert sorted(r.data.tags["job.num"] for r in children) == ["0", "1"]
+    assert sorted(r.data.params["optimizer.learning_rate"] for r in children) == ["0.001", "0.003"]
+    assert sorted(r.info.run_name for r in children) == [
+        "job 0: optimizer.learning_rate=0.001",
+        "job 1: optimizer.learning_rate=0.003",
+    ]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+    # Reproducibility: the lr=1e-3 job repeats the debug run's config and seed: identical losses.
+    debug_client, debug, _ = debug_run
+    repeat = next(r for r in children if r.data.params["optimizer.learning_rate"] == "0.001")
+    assert loss_history(client, repeat.info.run_id) == loss_history(debug_client, debug.info.run_id)
+
+
+def test_another_seed_gives_other_losses(corpus, tracking_uri, tmp_path, debug_run):
+    result = run_script([*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run", "seed=7"], tracking_uri)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, (run,) = runs_of(tracking_uri)
+    debug_client, debug, _ = debug_run
+    assert loss_history(client, run.info.run_id) != loss_history(debug_client, debug.info.run_id)
+
+
+def test_failing_run_is_failed_with_one_clear_error(tracking_uri, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    result = run_script([*DEBUG, f"data.data_dir={missing}", f"hydra.run.dir={tmp_path}/run"], tracking_uri)
+    assert result.returncode == 2
+    assert f"error: data.data_dir '{missing}' does not exist; expected a folder holding" in result.stderr
+    assert "Traceback" not in result.stderr
+    client, (run,) = runs_of(tracking_uri)
+    assert run.info.status == "FAILED"
+    assert "does not exist" in run.data.tags["error"]
+
+
+def test_failing_job_leaves_the_other_jobs_finished(corpus, tracking_uri, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    result = run_script(
+        ["-m", *DEBUG, f"data.data_dir={corpus},{missing}", f"hydra.sweep.dir={tmp_path}/sweep"], tracking_uri
+    )
+    assert result.returncode != 0
+    client, runs = runs_of(tracking_uri)
+    by_dir = {r.data.params.get("data.data_dir"): r.info.status for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert by_dir == {str(corpus): "FINISHED", str(missing): "FAILED"}
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert client.get_run(parent.info.run_id).info.status == "FAILED"
+
+
+def test_ctrl_c_marks_the_run_killed(corpus, tracking_uri, tmp_path):
+    import os
+
+    from mlflow import MlflowClient
+
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "run.py"), *DEBUG, "trainer.epochs=1000",
+         f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"],
+        cwd=ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            experiment = MlflowClient(tracking_uri).get_experiment_by_name("sentiment")
+            if experiment:
+                runs = MlflowClient(tracking_uri).search_runs([experiment.experiment_id])
+                if runs and "valid_accuracy" in runs[0].data.metrics:
+                    break
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    _, (run,) = runs_of(tracking_uri)
+    assert run.info.status == "KILLED"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimizer=adamx", "Could not find 'optimizer/adamx'"),
+        ("trainer.epochs=abc", "error: invalid config: trainer.epochs must be an integer >= 1, got 'abc' (str)."),
+    ],
+)
+def test_bad_override_exits_with_a_clear_error(override, message, tmp_path):
+    result = run_script([override, "logger=none", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_bad_data_lines_exit_with_file_and_line(tmp_path):
+    from conftest import write_corpus
+
+    corpus = write_corpus(tmp_path / "sentiment", {"train": 20, "valid": 4})
+    valid = corpus / "sentiment.valid.data"
+    valid.write_text(valid.read_text(encoding="utf-8") + "好\t5\n", encoding="utf-8")
+    result = run_script(["logger=none", f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    assert f"error: {valid}:5: label '5' is not one of the classes 0, 1" in result.stderr
+
+    train = corpus / "sentiment.train.data"
+    train.write_text("only text, no label\n", encoding="utf-8")
+    result = run_script(["logger=none", f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"])
+    assert result.returncode == 2
+    assert f"error: {train}:1: expected a line of the form TEXT<TAB>LABEL" in result.stderr
