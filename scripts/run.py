@@ -1,8 +1,8 @@
 """Run one experiment, or a sweep with ``-m``: compose the config with Hydra and hand it over.
 
-    python scripts/run.py                                  # the default experiment
-    python scripts/run.py optimizer=adamw trainer.epochs=5 # override groups and values
-    python scripts/run.py -m optimizer.learning_rate=1e-4,3e-4
+python scripts/run.py                                  # the default experiment
+python scripts/run.py optimizer=adamw trainer.epochs=5 # override groups and values
+python scripts/run.py -m optimizer.learning_rate=1e-4,3e-4
 """
 
 import os

@@ -37,7 +37,9 @@ def write_corpus(folder: Path, sizes: dict[str, int], seed: int = 0) -> Path:
         for index in range(size):
             label = index % 2
             cues = POSITIVE if label else NEGATIVE
-            chars = rng.choices(NEUTRAL, k=rng.randint(5, 40)) + rng.choices(cues, k=rng.randint(1, 4))
+            chars = rng.choices(NEUTRAL, k=rng.randint(5, 40)) + rng.choices(
+                cues, k=rng.randint(1, 4)
+            )
             rng.shuffle(chars)
             lines.append(f"{''.join(chars)}\t{label}")
         (folder / f"sentiment.{split}.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -46,7 +48,9 @@ def write_corpus(folder: Path, sizes: dict[str, int], seed: int = 0) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("data") / "sentiment", {"train": 400, "valid": 64, "test": 64})
+    return write_corpus(
+        tmp_path_factory.mktemp("data") / "sentiment", {"train": 400, "valid": 64, "test": 64}
+    )
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Bad config values are caught up front, each with the key, the value and what was expected."""
 
 import pytest
+from conftest import ROOT
 from hydra import compose, initialize_config_dir
 
-from conftest import ROOT
 from keraslab.config_checks import check_config
 from keraslab.errors import ConfigError
 
@@ -20,17 +20,38 @@ def test_default_config_passes():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optimizer.learning_rate=abc", "optimizer.learning_rate must be a number > 0, got 'abc' (str)"),
-        ("optimizer.learning_rate=-1", "optimizer.learning_rate must be a number > 0, got -1 (int)"),
+        (
+            "optimizer.learning_rate=abc",
+            "optimizer.learning_rate must be a number > 0, got 'abc' (str)",
+        ),
+        (
+            "optimizer.learning_rate=-1",
+            "optimizer.learning_rate must be a number > 0, got -1 (int)",
+        ),
         ("optimizer.accum_steps=0", "optimizer.accum_steps must be an integer >= 1, got 0 (int)"),
-        ("optimizer.accum_steps=2.5", "optimizer.accum_steps must be an integer >= 1, got 2.5 (float)"),
-        ("optimizer.ema=1.5", "optimizer.ema must be null or a number in [0.0, 1.0), got 1.5 (float)"),
+        (
+            "optimizer.accum_steps=2.5",
+            "optimizer.accum_steps must be an integer >= 1, got 2.5 (float)",
+        ),
+        (
+            "optimizer.ema=1.5",
+            "optimizer.ema must be null or a number in [0.0, 1.0), got 1.5 (float)",
+        ),
         ("trainer.epochs=abc", "trainer.epochs must be an integer >= 1, got 'abc' (str)"),
         ("trainer.epochs=true", "trainer.epochs must be an integer >= 1, got True (bool)"),
         ("data.batch_size=0", "data.batch_size must be an integer >= 1, got 0 (int)"),
-        ("model.encoder.dropout=1", "model.encoder.dropout must be a number in [0.0, 1.0), got 1 (int)"),
-        ("model.encoder.num_heads=3", "model.encoder.hidden_size (128) must be a multiple of model.encoder.num_heads (3)"),
-        ("model.encoder.max_positions=64", "model.encoder.max_positions (64) must be >= data.maxlen (128)"),
+        (
+            "model.encoder.dropout=1",
+            "model.encoder.dropout must be a number in [0.0, 1.0), got 1 (int)",
+        ),
+        (
+            "model.encoder.num_heads=3",
+            "model.encoder.hidden_size (128) must be a multiple of model.encoder.num_heads (3)",
+        ),
+        (
+            "model.encoder.max_positions=64",
+            "model.encoder.max_positions (64) must be >= data.maxlen (128)",
+        ),
         ("seed=x", "seed must be an integer >= 0, got 'x' (str)"),
     ],
 )
@@ -50,7 +71,12 @@ def test_all_problems_are_reported_together():
 def test_unknown_optimizer_name_lists_the_choices():
     from keraslab.optimizers import build_optimizer
 
-    with pytest.raises(ConfigError, match="optimizer.name must be one of adam, adamw, sgd, got 'adamx'"):
+    with pytest.raises(
+        ConfigError, match=r"optimizer\.name must be one of adam, adamw, sgd, got 'adamx'"
+    ):
         build_optimizer("adamx", 1e-3)
-    with pytest.raises(ConfigError, match=r"optimizer.hyperparameters \{'betta': 1\} are not valid for optimizer 'adam'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"optimizer.hyperparameters \{'betta': 1\} are not valid for optimizer 'adam'",
+    ):
         build_optimizer("adam", 1e-3, hyperparameters={"betta": 1})

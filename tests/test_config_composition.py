@@ -6,14 +6,26 @@ import time
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from conftest import ROOT
-
-GROUPS = ["data", "loader", "model", "optimizer", "trainer", "logger", "paths", "hydra", "experiment", "debug"]
+GROUPS = [
+    "data",
+    "loader",
+    "model",
+    "optimizer",
+    "trainer",
+    "logger",
+    "paths",
+    "hydra",
+    "experiment",
+    "debug",
+]
 OPTIONS = [
-    (group, path.stem) for group in GROUPS for path in sorted((ROOT / "conf" / group).glob("*.yaml"))
+    (group, path.stem)
+    for group in GROUPS
+    for path in sorted((ROOT / "conf" / group).glob("*.yaml"))
 ]
 
 
@@ -36,7 +48,9 @@ def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
     data = instantiate(cfg.data).setup()
     split = data.splits["train"]
     batches = instantiate(cfg.loader)(split.inputs, split.labels, 8, shuffle=True, seed=0)
-    model = instantiate(cfg.model)(vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes)
+    model = instantiate(cfg.model)(
+        vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes
+    )
     trainer = instantiate(cfg.trainer)
     trainer.compile(model, instantiate(cfg.optimizer))
     inputs, labels = batches[0]
@@ -60,7 +74,11 @@ def test_run_script_help_and_cfg_do_not_import_tensorflow():
     for flags in (["--help"], ["--cfg", "job"]):
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-c", probe, *flags], cwd=ROOT, capture_output=True, text=True, timeout=60
+            [sys.executable, "-c", probe, *flags],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         elapsed = time.perf_counter() - start
         assert result.returncode == 0, result.stderr

@@ -10,7 +10,9 @@ def test_toggles_reach_the_base_optimizer():
     plain = build_optimizer("sgd", 0.1, hyperparameters={"momentum": 0.5})
     assert isinstance(plain, keras.optimizers.SGD) and plain.momentum == 0.5
     assert not plain.use_ema and plain.gradient_accumulation_steps is None
-    wrapped = build_optimizer("adamw", 1e-3, ema=0.99, accum_steps=4, hyperparameters={"weight_decay": 0.1})
+    wrapped = build_optimizer(
+        "adamw", 1e-3, ema=0.99, accum_steps=4, hyperparameters={"weight_decay": 0.1}
+    )
     assert isinstance(wrapped, keras.optimizers.AdamW) and wrapped.weight_decay == 0.1
     assert wrapped.use_ema and wrapped.ema_momentum == 0.99
     assert wrapped.gradient_accumulation_steps == 4

@@ -5,9 +5,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, TINY_MODEL, run_script, runs_of
 
 DEBUG = ["trainer=debug", *TINY_MODEL]
@@ -42,7 +42,9 @@ def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
 
     assert [step for step, _ in loss_history(client, run.info.run_id)] == [2, 4, 6, 8, 10, 12]
     lr = client.get_metric_history(run.info.run_id, "learning_rate")
-    assert [(m.step, m.value) for m in lr] == [(s, pytest.approx(1e-3)) for s in (2, 4, 6, 8, 10, 12)]
+    assert [(m.step, m.value) for m in lr] == [
+        (s, pytest.approx(1e-3)) for s in (2, 4, 6, 8, 10, 12)
+    ]
     for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "epoch"):
         assert [m.step for m in client.get_metric_history(run.info.run_id, name)] == [6, 12], name
     assert {"test_loss", "test_accuracy", "best_valid_accuracy"} <= set(run.data.metrics)
@@ -53,9 +55,9 @@ def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
         "hydra/config.yaml",
         "hydra/overrides.yaml",
     }
-    config_text = open(client.download_artifacts(run.info.run_id, "hydra/config.yaml")).read()
+    config_text = Path(client.download_artifacts(run.info.run_id, "hydra/config.yaml")).read_text()
     assert "maxlen: 32" in config_text and "num_layers: 1" in config_text
-    summary = open(client.download_artifacts(run.info.run_id, "model_summary.txt")).read()
+    summary = Path(client.download_artifacts(run.info.run_id, "model_summary.txt")).read_text()
     assert "Total params" in summary
 
     tags = run.data.tags
@@ -69,8 +71,6 @@ def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
 def test_checkpoints_hold_weights_and_optimizer_state(debug_run):
     import keras
 
-    import keraslab.models  # registers the custom layers for loading
-
     _, _, run_dir = debug_run
     last = keras.saving.load_model(run_dir / "checkpoints" / "last.keras")
     assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 12
@@ -80,7 +80,13 @@ def test_checkpoints_hold_weights_and_optimizer_state(debug_run):
 
 def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tmp_path, debug_run):
     result = run_script(
-        ["-m", *DEBUG, f"data.data_dir={corpus}", f"hydra.sweep.dir={tmp_path}/sweep", "optimizer.learning_rate=1e-3,3e-3"],
+        [
+            "-m",
+            *DEBUG,
+            f"data.data_dir={corpus}",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+            "optimizer.learning_rate=1e-3,3e-3",
+        ],
         tracking_uri,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -104,7 +110,9 @@ def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tm
 
 
 def test_another_seed_gives_other_losses(corpus, tracking_uri, tmp_path, debug_run):
-    result = run_script([*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run", "seed=7"], tracking_uri)
+    result = run_script(
+        [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run", "seed=7"], tracking_uri
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     client, (run,) = runs_of(tracking_uri)
     debug_client, debug, _ = debug_run
@@ -113,11 +121,16 @@ def test_another_seed_gives_other_losses(corpus, tracking_uri, tmp_path, debug_r
 
 def test_failing_run_is_failed_with_one_clear_error(tracking_uri, tmp_path):
     missing = tmp_path / "no-such-dir"
-    result = run_script([*DEBUG, f"data.data_dir={missing}", f"hydra.run.dir={tmp_path}/run"], tracking_uri)
+    result = run_script(
+        [*DEBUG, f"data.data_dir={missing}", f"hydra.run.dir={tmp_path}/run"], tracking_uri
+    )
     assert result.returncode == 2
-    assert f"error: data.data_dir '{missing}' does not exist; expected a folder holding" in result.stderr
+    assert (
+        f"error: data.data_dir '{missing}' does not exist; expected a folder holding"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
-    client, (run,) = runs_of(tracking_uri)
+    _, (run,) = runs_of(tracking_uri)
     assert run.info.status == "FAILED"
     assert "does not exist" in run.data.tags["error"]
 
@@ -125,11 +138,16 @@ def test_failing_run_is_failed_with_one_clear_error(tracking_uri, tmp_path):
 def test_failing_job_leaves_the_other_jobs_finished(corpus, tracking_uri, tmp_path):
     missing = tmp_path / "no-such-dir"
     result = run_script(
-        ["-m", *DEBUG, f"data.data_dir={corpus},{missing}", f"hydra.sweep.dir={tmp_path}/sweep"], tracking_uri
+        ["-m", *DEBUG, f"data.data_dir={corpus},{missing}", f"hydra.sweep.dir={tmp_path}/sweep"],
+        tracking_uri,
     )
     assert result.returncode != 0
     client, runs = runs_of(tracking_uri)
-    by_dir = {r.data.params.get("data.data_dir"): r.info.status for r in runs if "mlflow.parentRunId" in r.data.tags}
+    by_dir = {
+        r.data.params.get("data.data_dir"): r.info.status
+        for r in runs
+        if "mlflow.parentRunId" in r.data.tags
+    }
     assert by_dir == {str(corpus): "FINISHED", str(missing): "FAILED"}
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert client.get_run(parent.info.run_id).info.status == "FAILED"
@@ -141,8 +159,14 @@ def test_ctrl_c_marks_the_run_killed(corpus, tracking_uri, tmp_path):
     from mlflow import MlflowClient
 
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "run.py"), *DEBUG, "trainer.epochs=1000",
-         f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "run.py"),
+            *DEBUG,
+            "trainer.epochs=1000",
+            f"data.data_dir={corpus}",
+            f"hydra.run.dir={tmp_path}/run",
+        ],
         cwd=ROOT,
         env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "3"},
         stdout=subprocess.DEVNULL,
@@ -169,7 +193,10 @@ def test_ctrl_c_marks_the_run_killed(corpus, tracking_uri, tmp_path):
     ("override", "message"),
     [
         ("optimizer=adamx", "Could not find 'optimizer/adamx'"),
-        ("trainer.epochs=abc", "error: invalid config: trainer.epochs must be an integer >= 1, got 'abc' (str)."),
+        (
+            "trainer.epochs=abc",
+            "error: invalid config: trainer.epochs must be an integer >= 1, got 'abc' (str).",
+        ),
     ],
 )
 def test_bad_override_exits_with_a_clear_error(override, message, tmp_path):

@@ -36,7 +36,10 @@ def test_reader_maps_labels_and_keeps_tabs_in_text(tmp_path):
 def test_malformed_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.data"
     path.write_text("好\t1\nno label here\n", encoding="utf-8")
-    with pytest.raises(DataError, match=rf"{path}:2: expected a line of the form TEXT<TAB>LABEL, got 'no label here'"):
+    with pytest.raises(
+        DataError,
+        match=rf"{path}:2: expected a line of the form TEXT<TAB>LABEL, got 'no label here'",
+    ):
         read_labelled_text(path, classes=(0, 1))
 
 
@@ -48,7 +51,10 @@ def test_label_outside_classes_names_file_line_and_classes(tmp_path):
 
 
 def test_missing_data_dir_says_what_was_expected(tmp_path):
-    with pytest.raises(DataError, match=r"data.data_dir '.*nowhere' does not exist; expected a folder holding sentiment.train.data"):
+    with pytest.raises(
+        DataError,
+        match=r"data.data_dir '.*nowhere' does not exist; expected a folder holding sentiment.train.data",
+    ):
         SentimentData(str(tmp_path / "nowhere")).setup()
 
 

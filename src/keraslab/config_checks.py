@@ -31,7 +31,9 @@ def optional(check: Check) -> Check:
     return optional_check
 
 
-def number(low: float, high: float, low_inclusive: bool = True, high_inclusive: bool = True) -> Check:
+def number(
+    low: float, high: float, low_inclusive: bool = True, high_inclusive: bool = True
+) -> Check:
     def check(value):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok:
@@ -94,10 +96,14 @@ def check_config(cfg: DictConfig) -> None:
     encoder = cfg.get("model", {}).get("encoder", {})
     hidden, heads = encoder.get("hidden_size"), encoder.get("num_heads")
     if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
-        problems.append(f"model.encoder.hidden_size ({hidden}) must be a multiple of model.encoder.num_heads ({heads})")
+        problems.append(
+            f"model.encoder.hidden_size ({hidden}) must be a multiple of model.encoder.num_heads ({heads})"
+        )
     maxlen, positions = cfg.get("data", {}).get("maxlen"), encoder.get("max_positions")
     if isinstance(maxlen, int) and isinstance(positions, int) and positions < maxlen:
-        problems.append(f"model.encoder.max_positions ({positions}) must be >= data.maxlen ({maxlen})")
+        problems.append(
+            f"model.encoder.max_positions ({positions}) must be >= data.maxlen ({maxlen})"
+        )
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems) + ".")
 

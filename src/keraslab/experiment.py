@@ -34,7 +34,9 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker) -> float:
     from keraslab.training.seeding import seed_everything
 
     seed_everything(cfg.seed)
-    model = instantiate(cfg.model)(vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes)
+    model = instantiate(cfg.model)(
+        vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes
+    )
     optimizer = instantiate(cfg.optimizer)
     trainer = instantiate(cfg.trainer)
     trainer.compile(model, optimizer)
@@ -42,7 +44,9 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker) -> float:
 
     make_batches = instantiate(cfg.loader)
     batches = {
-        name: make_batches(split.inputs, split.labels, cfg.data.batch_size, shuffle=name == "train", seed=cfg.seed)
+        name: make_batches(
+            split.inputs, split.labels, cfg.data.batch_size, shuffle=name == "train", seed=cfg.seed
+        )
         for name, split in data.splits.items()
     }
     history = trainer.fit(
@@ -65,4 +69,3 @@ def _summary(model) -> str:
     lines = io.StringIO()
     model.summary(print_fn=lambda line, **kwargs: lines.write(line + "\n"), line_length=110)
     return lines.getvalue()
-

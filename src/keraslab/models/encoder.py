@@ -22,11 +22,20 @@ def build_encoder(
     """
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
     padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
-    hidden = Embeddings(vocab_size, hidden_size, max_positions, dropout, layer_norm_epsilon, name="embeddings")(token_ids)
+    hidden = Embeddings(
+        vocab_size, hidden_size, max_positions, dropout, layer_norm_epsilon, name="embeddings"
+    )(token_ids)
     for index in range(num_layers):
         hidden = TransformerBlock(
-            hidden_size, num_heads, intermediate_size, dropout, layer_norm_epsilon, name=f"layer_{index}"
+            hidden_size,
+            num_heads,
+            intermediate_size,
+            dropout,
+            layer_norm_epsilon,
+            name=f"layer_{index}",
         )(hidden, padding_mask)
     return keras.Model(
-        {"token_ids": token_ids, "padding_mask": padding_mask}, {"sequence_output": hidden}, name=name
+        {"token_ids": token_ids, "padding_mask": padding_mask},
+        {"sequence_output": hidden},
+        name=name,
     )

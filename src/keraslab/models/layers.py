@@ -10,7 +10,15 @@ from keras import layers, ops
 class Embeddings(layers.Layer):
     """``LayerNorm(token_embedding[t] + position_embedding[i])`` followed by dropout."""
 
-    def __init__(self, vocab_size, hidden_size, max_positions, dropout=0.1, layer_norm_epsilon=1e-12, **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        hidden_size,
+        max_positions,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -18,8 +26,12 @@ class Embeddings(layers.Layer):
         self.dropout_rate = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         init = keras.initializers.TruncatedNormal(stddev=0.02)
-        self.token_embedding = layers.Embedding(vocab_size, hidden_size, embeddings_initializer=init, name="word_embeddings")
-        self.position_embedding = layers.Embedding(max_positions, hidden_size, embeddings_initializer=init, name="position_embeddings")
+        self.token_embedding = layers.Embedding(
+            vocab_size, hidden_size, embeddings_initializer=init, name="word_embeddings"
+        )
+        self.position_embedding = layers.Embedding(
+            max_positions, hidden_size, embeddings_initializer=init, name="position_embeddings"
+        )
         self.layer_norm = layers.LayerNormalization(epsilon=layer_norm_epsilon, name="LayerNorm")
         self.dropout = layers.Dropout(dropout)
 
@@ -56,7 +68,9 @@ class SelfAttention(layers.Layer):
     def __init__(self, hidden_size, num_heads, dropout=0.1, **kwargs):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}")
+            raise ValueError(
+                f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}"
+            )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_size = hidden_size // num_heads
@@ -103,7 +117,15 @@ class SelfAttention(layers.Layer):
 class TransformerBlock(layers.Layer):
     """Post-LayerNorm block: ``h = LN(x + Attn(x))``, ``out = LN(h + W2 gelu(W1 h))``."""
 
-    def __init__(self, hidden_size, num_heads, intermediate_size, dropout=0.1, layer_norm_epsilon=1e-12, **kwargs):
+    def __init__(
+        self,
+        hidden_size,
+        num_heads,
+        intermediate_size,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.num_heads = num_heads
@@ -112,10 +134,16 @@ class TransformerBlock(layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         init = keras.initializers.TruncatedNormal(stddev=0.02)
         self.attention = SelfAttention(hidden_size, num_heads, dropout, name="attention")
-        self.attention_layer_norm = layers.LayerNormalization(epsilon=layer_norm_epsilon, name="attention_LayerNorm")
-        self.intermediate = layers.Dense(intermediate_size, kernel_initializer=init, name="intermediate")
+        self.attention_layer_norm = layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="attention_LayerNorm"
+        )
+        self.intermediate = layers.Dense(
+            intermediate_size, kernel_initializer=init, name="intermediate"
+        )
         self.output_dense = layers.Dense(hidden_size, kernel_initializer=init, name="output")
-        self.output_layer_norm = layers.LayerNormalization(epsilon=layer_norm_epsilon, name="output_LayerNorm")
+        self.output_layer_norm = layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="output_LayerNorm"
+        )
         self.dropout = layers.Dropout(dropout)
 
     def build(self, input_shape):
@@ -130,7 +158,9 @@ class TransformerBlock(layers.Layer):
         attended = self.attention(hidden, padding_mask, training=training)
         hidden = self.attention_layer_norm(hidden + self.dropout(attended, training=training))
         expanded = ops.gelu(self.intermediate(hidden), approximate=False)
-        return self.output_layer_norm(hidden + self.dropout(self.output_dense(expanded), training=training))
+        return self.output_layer_norm(
+            hidden + self.dropout(self.output_dense(expanded), training=training)
+        )
 
     def get_config(self):
         return {

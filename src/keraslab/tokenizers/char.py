@@ -37,7 +37,9 @@ class CharTokenizer:
         """Build the vocab: special tokens, then characters seen ``>= min_count`` times,
         most frequent first (ties broken by code point, so the vocab is deterministic)."""
         counts = Counter(char for text in texts for char in text if not char.isspace())
-        chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
+        chars = sorted(
+            (c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)
+        )
         return cls([*SPECIAL_TOKENS, *chars])
 
     @classmethod

@@ -36,5 +36,11 @@ class TrackerCallback(keras.callbacks.Callback):
         self.tracker.log_metrics({"loss": logs["loss"], "learning_rate": learning_rate}, step)
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = {EPOCH_METRIC_NAMES.get(k, k): v for k, v in (logs or {}).items() if k in EPOCH_METRIC_NAMES}
-        self.tracker.log_metrics({**metrics, "epoch": epoch + 1}, update_count(self.model.optimizer))
+        metrics = {
+            EPOCH_METRIC_NAMES.get(k, k): v
+            for k, v in (logs or {}).items()
+            if k in EPOCH_METRIC_NAMES
+        }
+        self.tracker.log_metrics(
+            {**metrics, "epoch": epoch + 1}, update_count(self.model.optimizer)
+        )

@@ -27,7 +27,9 @@ class MlflowTracker:
     their own artifact root.
     """
 
-    def __init__(self, tracking_uri: str, experiment_name: str, artifact_location: str | None = None):
+    def __init__(
+        self, tracking_uri: str, experiment_name: str, artifact_location: str | None = None
+    ):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location
@@ -115,11 +117,17 @@ class MlflowTracker:
         """Create a sweep's parent run and record its id in the sweep folder for the jobs to read."""
         run = self.client.create_run(
             self._experiment_id(),
-            tags={**source_tags(), "sweep.dir": str(job.sweep_dir), "hydra.overrides": " ".join(job.overrides)},
+            tags={
+                **source_tags(),
+                "sweep.dir": str(job.sweep_dir),
+                "hydra.overrides": " ".join(job.overrides),
+            },
             run_name=f"sweep {job.sweep_dir.name}" if job.sweep_dir else "sweep",
         )
         job.sweep_dir.mkdir(parents=True, exist_ok=True)
-        job.parent_run_file.write_text(json.dumps({"run_id": run.info.run_id, "overrides": job.overrides}))
+        job.parent_run_file.write_text(
+            json.dumps({"run_id": run.info.run_id, "overrides": job.overrides})
+        )
         return run.info.run_id
 
     def end_parent(self, run_id: str) -> str:

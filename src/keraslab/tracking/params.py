@@ -18,7 +18,9 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def split_long_values(params: Mapping[str, str], limit: int = MAX_PARAM_VALUE_LENGTH) -> dict[str, str]:
+def split_long_values(
+    params: Mapping[str, str], limit: int = MAX_PARAM_VALUE_LENGTH
+) -> dict[str, str]:
     """A value longer than ``limit`` becomes ``key`` (first part), ``key.part2``, ``key.part3``, ..."""
     fitted = {}
     for key, value in params.items():

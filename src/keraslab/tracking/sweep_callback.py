@@ -24,7 +24,9 @@ class MlflowSweepCallback(Callback):
         from hydra.utils import instantiate
 
         self._tracker = instantiate(config.logger)
-        job = HydraJob(overrides=list(config.hydra.overrides.task), sweep_dir=Path(config.hydra.sweep.dir))
+        job = HydraJob(
+            overrides=list(config.hydra.overrides.task), sweep_dir=Path(config.hydra.sweep.dir)
+        )
         self._parent_run_id = self._tracker.start_parent(job)
         if self._parent_run_id:
             atexit.register(self._end_parent)
