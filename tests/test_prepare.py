@@ -36,7 +36,11 @@ def write_mirror(root, train=TRAIN):
 def zipped() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, payload in (("toy.train.data", TRAIN), ("toy.valid.data", VALID), ("toy.test.data", TEST)):
+        for name, payload in (
+            ("toy.train.data", TRAIN),
+            ("toy.valid.data", VALID),
+            ("toy.test.data", TEST),
+        ):
             archive.writestr(f"toy/{name}", payload)
     return buffer.getvalue()
 
@@ -60,7 +64,9 @@ def test_corrupt_mirror_file_is_refused(tmp_path):
 def test_without_mirror_the_archive_is_downloaded_and_checked(tmp_path):
     archive = tmp_path / "toy.zip"
     archive.write_bytes(zipped())
-    dest = prepare(dataset(archive.as_uri(), sha(zipped())), tmp_path / "no-mirror", tmp_path / "data")
+    dest = prepare(
+        dataset(archive.as_uri(), sha(zipped())), tmp_path / "no-mirror", tmp_path / "data"
+    )
     assert (dest / "toy.valid.data").read_bytes() == VALID
     assert (dest / "toy.test.data").read_bytes() == TEST
 
