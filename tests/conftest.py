@@ -26,6 +26,14 @@ TINY_MODEL = [
 ]
 
 
+def compose_config(overrides: list[str]):
+    """The root config with ``overrides``, composed as scripts/run.py would (without running)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
 def write_corpus(folder: Path, sizes: dict[str, int], seed: int = 0) -> Path:
     """Texts of neutral characters with a few sentiment characters: label 1 uses POSITIVE ones."""
     import random

@@ -1,16 +1,10 @@
 """Bad config values are caught up front, each with the key, the value and what was expected."""
 
 import pytest
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import compose_config
 
 from keraslab.config_checks import check_config
 from keraslab.errors import ConfigError
-
-
-def compose_config(overrides):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
 
 
 def test_default_config_passes():

@@ -6,8 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import ROOT, compose_config
 from hydra.utils import instantiate
 
 GROUPS = [
@@ -27,11 +26,6 @@ OPTIONS = [
     for group in GROUPS
     for path in sorted((ROOT / "conf" / group).glob("*.yaml"))
 ]
-
-
-def compose_config(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
 
 
 def test_every_group_has_options():

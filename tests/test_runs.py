@@ -153,20 +153,18 @@ def test_failing_job_leaves_the_other_jobs_finished(corpus, tracking_uri, tmp_pa
     assert client.get_run(parent.info.run_id).info.status == "FAILED"
 
 
-def test_ctrl_c_marks_the_run_killed(corpus, tracking_uri, tmp_path):
+def test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run(
+    corpus, tracking_uri, tmp_path
+):
+    import json
     import os
 
     from mlflow import MlflowClient
 
+    run_dir = tmp_path / "run"
+    args = [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={run_dir}"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "run.py"),
-            *DEBUG,
-            "trainer.epochs=1000",
-            f"data.data_dir={corpus}",
-            f"hydra.run.dir={tmp_path}/run",
-        ],
+        [sys.executable, str(ROOT / "scripts" / "run.py"), *args, "trainer.epochs=1000"],
         cwd=ROOT,
         env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "3"},
         stdout=subprocess.DEVNULL,
@@ -174,19 +172,51 @@ def test_ctrl_c_marks_the_run_killed(corpus, tracking_uri, tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            time.sleep(1)
-            experiment = MlflowClient(tracking_uri).get_experiment_by_name("sentiment")
-            if experiment:
-                runs = MlflowClient(tracking_uri).search_runs([experiment.experiment_id])
-                if runs and "valid_accuracy" in runs[0].data.metrics:
-                    break
+        while time.monotonic() < deadline and not (run_dir / "checkpoints" / "state.json").exists():
+            time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     finally:
         process.kill()
-    _, (run,) = runs_of(tracking_uri)
-    assert run.info.status == "KILLED"
+    _, (killed,) = runs_of(tracking_uri)
+    assert killed.info.status == "KILLED"
+
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert state["mlflow_run_id"] == killed.info.run_id and state["epochs_done"] >= 1
+    epochs = state["epochs_done"] + 2
+    result = run_script(
+        [
+            *args,
+            f"hydra.run.dir={tmp_path}/resumed",
+            f"resume={run_dir}",
+            f"trainer.epochs={epochs}",
+        ],
+        tracking_uri,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, (resumed,) = runs_of(tracking_uri)
+    assert resumed.info.run_id == killed.info.run_id and resumed.info.status == "FINISHED"
+    epoch_metric = MlflowClient(tracking_uri).get_metric_history(resumed.info.run_id, "epoch")
+    assert [(m.step, m.value) for m in epoch_metric][-2:] == [
+        (6 * (epochs - 1), epochs - 1),
+        (6 * epochs, epochs),
+    ]
+    assert json.loads((run_dir / "checkpoints" / "state.json").read_text())["epochs_done"] == epochs
+
+
+def test_resume_refuses_a_changed_model(corpus, tmp_path, debug_run):
+    _, _, run_dir = debug_run
+    result = run_script(
+        [
+            *DEBUG,
+            f"data.data_dir={corpus}",
+            "logger=none",
+            f"resume={run_dir}",
+            "model.encoder.num_layers=2",
+        ]
+    )
+    assert result.returncode == 2
+    assert "model.encoder.num_layers was 1, now 2" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ def string(value) -> str | None:
 
 CHECKS: dict[str, Check] = {
     "seed": integer(0),
+    "resume": optional(string),
     "data.data_dir": string,
     "data.maxlen": integer(3),
     "data.batch_size": integer(1),

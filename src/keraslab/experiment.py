@@ -1,7 +1,8 @@
 """One experiment, end to end: data, model, optimizer, fit, evaluate, all tracked.
 
 ``run_experiment(cfg)`` is what ``scripts/run.py`` calls for every Hydra job. It returns the
-best validation accuracy, the metric a sweeper optimizes.
+best validation accuracy, the metric a sweeper optimizes. With ``resume=<run dir>`` it goes on
+from that run's last checkpoint, in the same run folder and MLflow run.
 """
 
 import io
@@ -11,22 +12,34 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from keraslab.config_checks import check_config
+from keraslab.errors import DataError
+from keraslab.resume import Resume, read_resume
+from keraslab.tokenizers import CharTokenizer
 from keraslab.tracking.hydra_job import current_job
 
 
 def run_experiment(cfg: DictConfig) -> float:
     job = current_job()
-    run_dir = Path(job.output_dir or cfg.paths.run_dir)
+    resume = read_resume(cfg.resume, cfg) if cfg.get("resume") else None
+    run_dir = resume.run_dir if resume else Path(job.output_dir or cfg.paths.run_dir)
     tracker = instantiate(cfg.logger)
-    with tracker.run(OmegaConf.to_container(cfg, resolve=True), job):
+    resume_run_id = resume.state.mlflow_run_id if resume else None
+    with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
         check_config(cfg)
-        return _train_and_evaluate(cfg, run_dir, tracker)
+        return _train_and_evaluate(cfg, run_dir, tracker, resume)
 
 
-def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker) -> float:
+def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume | None) -> float:
     data = instantiate(cfg.data).setup()
     run_dir.mkdir(parents=True, exist_ok=True)
-    tracker.log_artifact(data.tokenizer.save(run_dir / "vocab.txt"))
+    vocab_path = run_dir / "vocab.txt"
+    if resume is None:
+        tracker.log_artifact(data.tokenizer.save(vocab_path))
+    elif CharTokenizer.load(vocab_path).tokens != data.tokenizer.tokens:
+        raise DataError(
+            f"the vocab built from {data.data_dir} differs from {vocab_path}; a run resumes only on "
+            "the data it was trained on."
+        )
 
     # Keras (and TensorFlow) load only once the data has been read and checked.
     from keraslab.optimizers import update_count
@@ -34,18 +47,26 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker) -> float:
     from keraslab.training.seeding import seed_everything
 
     seed_everything(cfg.seed)
-    model = instantiate(cfg.model)(
-        vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes
-    )
-    optimizer = instantiate(cfg.optimizer)
     trainer = instantiate(cfg.trainer)
-    trainer.compile(model, optimizer)
+    if resume:
+        model = trainer.restore(resume.last_checkpoint)
+    else:
+        model = instantiate(cfg.model)(
+            vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes
+        )
+        trainer.compile(model, instantiate(cfg.optimizer))
     tracker.log_text(_summary(model), "model_summary.txt")
 
     make_batches = instantiate(cfg.loader)
+    first_epoch = resume.state.epochs_done if resume else 0
     batches = {
         name: make_batches(
-            split.inputs, split.labels, cfg.data.batch_size, shuffle=name == "train", seed=cfg.seed
+            split.inputs,
+            split.labels,
+            cfg.data.batch_size,
+            shuffle=name == "train",
+            seed=cfg.seed,
+            epoch=first_epoch,
         )
         for name, split in data.splits.items()
     }
@@ -55,13 +76,16 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker) -> float:
         batches["valid"],
         run_dir,
         callbacks=[TrackerCallback(tracker, trainer.log_every_n_steps)],
+        resume_state=resume.state if resume else None,
+        mlflow_run_id=tracker.run_id,
     )
-    best_valid_accuracy = max(history.history["val_accuracy"])
+    earlier_best = [resume.state.best] if resume and resume.state.best is not None else []
+    best_valid_accuracy = max(history.history.get("val_accuracy", []) + earlier_best)
     results = {"best_valid_accuracy": best_valid_accuracy}
     if "test" in batches:
         test = trainer.evaluate(model, batches["test"])
         results.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
-    tracker.log_metrics(results, update_count(optimizer))
+    tracker.log_metrics(results, update_count(model.optimizer))
     return best_valid_accuracy
 
 

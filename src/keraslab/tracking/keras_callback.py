@@ -27,9 +27,12 @@ class TrackerCallback(keras.callbacks.Callback):
         self.every_n_steps = every_n_steps
         self._last_logged = 0
 
+    def on_train_begin(self, logs=None):
+        self._last_logged = update_count(self.model.optimizer)  # non-zero when a run resumes
+
     def on_train_batch_end(self, batch, logs=None):
         step = update_count(self.model.optimizer)
-        if step - self._last_logged < self.every_n_steps:
+        if step // self.every_n_steps == self._last_logged // self.every_n_steps:
             return
         self._last_logged = step
         learning_rate = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))

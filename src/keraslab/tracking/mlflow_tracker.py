@@ -57,25 +57,26 @@ class MlflowTracker:
             return self.client.get_experiment_by_name(self.experiment_name).experiment_id
 
     @contextmanager
-    def run(self, config: Mapping, job: HydraJob | None = None) -> Iterator["MlflowTracker"]:
-        """Open a run for ``config``; inside a sweep it becomes a child of the sweep's parent run."""
+    def run(
+        self, config: Mapping, job: HydraJob | None = None, resume_run_id: str | None = None
+    ) -> Iterator["MlflowTracker"]:
+        """Open a run for ``config``; inside a sweep it becomes a child of the sweep's parent run.
+
+        With ``resume_run_id`` the earlier run is reopened (RUNNING again) and goes on; its params
+        and config artifacts stay as they were logged the first time.
+        """
         job = job or current_job()
-        tags = {**source_tags(), "hydra.overrides": " ".join(job.overrides)}
-        run_name = " ".join(job.overrides) or "default"
-        if job.is_multirun:
-            tags["job.num"] = str(job.num)
-            sweep = read_parent_file(job)
-            if sweep:
-                tags["mlflow.parentRunId"] = sweep["run_id"]
-                swept = [o for o in job.overrides if o not in sweep["overrides"]]
-                run_name = f"job {job.num}: {' '.join(swept)}"
-        run = self.client.create_run(self._experiment_id(), tags=tags, run_name=run_name)
-        self.run_id = run.info.run_id
+        if resume_run_id:
+            self.run_id = resume_run_id
+            self.client.update_run(resume_run_id, status="RUNNING")
+        else:
+            self.run_id = self._create_run(job)
         try:
-            self.log_params(flatten(config))
-            if job.output_dir is not None:
-                for name in ("config.yaml", "overrides.yaml"):
-                    self.log_artifact(job.output_dir / ".hydra" / name, "hydra")
+            if not resume_run_id:
+                self.log_params(flatten(config))
+                if job.output_dir is not None:
+                    for name in ("config.yaml", "overrides.yaml"):
+                        self.log_artifact(job.output_dir / ".hydra" / name, "hydra")
             yield self
         except KeyboardInterrupt:
             self.client.set_terminated(self.run_id, "KILLED")
@@ -85,6 +86,20 @@ class MlflowTracker:
             self.client.set_terminated(self.run_id, "FAILED")
             raise
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def _create_run(self, job: HydraJob) -> str:
+        tags = {**source_tags(), "hydra.overrides": " ".join(job.overrides)}
+        run_name = " ".join(job.overrides) or "default"
+        if job.is_multirun:
+            tags["job.num"] = str(job.num)
+            sweep = read_parent_file(job)
+            if sweep:
+                tags["mlflow.parentRunId"] = sweep["run_id"]
+                swept = [o for o in job.overrides if o not in sweep["overrides"]]
+                run_name = f"job {job.num}: {' '.join(swept)}"
+        return self.client.create_run(
+            self._experiment_id(), tags=tags, run_name=run_name
+        ).info.run_id
 
     def log_params(self, params: Mapping[str, str]) -> None:
         from mlflow.entities import Param
@@ -147,7 +162,7 @@ class NullTracker:
     run_id = None
 
     @contextmanager
-    def run(self, config: Mapping, job: HydraJob | None = None) -> Iterator["NullTracker"]:
+    def run(self, config: Mapping, job=None, resume_run_id=None) -> Iterator["NullTracker"]:
         yield self
 
     def log_params(self, params) -> None: ...

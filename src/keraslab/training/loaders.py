@@ -11,6 +11,7 @@ class ArrayBatches(keras.utils.PyDataset):
 
     Epoch ``e`` uses ``numpy.random.default_rng((seed, e)).permutation(n)``, so the order depends
     only on the seed and the epoch, never on the loader's workers. Every sample appears once an epoch.
+    ``epoch`` is the first epoch's number (non-zero when a run resumes).
     """
 
     def __init__(
@@ -23,6 +24,7 @@ class ArrayBatches(keras.utils.PyDataset):
         workers: int = 1,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
+        epoch: int = 0,
     ):
         super().__init__(
             workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
@@ -32,8 +34,8 @@ class ArrayBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.epoch = 0
-        self.order = self._order_for(0)
+        self.epoch = epoch
+        self.order = self._order_for(epoch)
 
     def _order_for(self, epoch: int) -> np.ndarray:
         if not self.shuffle:

@@ -1,15 +1,19 @@
 """The Trainer: compile, ``fit`` with validation each epoch, best and last checkpoints, evaluate."""
 
+import math
 from pathlib import Path
 
 import keras
+
+from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState
 
 
 class Trainer:
     """Fits a classifier with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
 
     ``last.keras`` is written after every epoch and ``best.keras`` when ``monitor`` improves;
-    both hold the weights and the optimizer state.
+    both hold the weights and the optimizer state. ``state.json`` follows ``last.keras`` and
+    records what a resumed run needs (see :mod:`keraslab.resume`).
     ``steps_per_epoch`` / ``validation_steps`` cap an epoch (None: the whole split).
     """
 
@@ -41,27 +45,65 @@ class Trainer:
             jit_compile=self.jit_compile,
         )
 
-    def fit(self, model, train, valid, run_dir: Path, callbacks=()) -> keras.callbacks.History:
+    def fit(
+        self,
+        model,
+        train,
+        valid,
+        run_dir: Path,
+        callbacks=(),
+        resume_state: TrainingState | None = None,
+        mlflow_run_id: str | None = None,
+    ) -> keras.callbacks.History:
         checkpoints = Path(run_dir) / "checkpoints"
         checkpoints.mkdir(parents=True, exist_ok=True)
+        best = keras.callbacks.ModelCheckpoint(
+            checkpoints / BEST_CHECKPOINT,
+            monitor=self.monitor,
+            mode=self.monitor_mode,
+            save_best_only=True,
+            initial_value_threshold=resume_state.best if resume_state else None,
+        )
         return model.fit(
             train,
             validation_data=valid,
             epochs=self.epochs,
+            initial_epoch=resume_state.epochs_done if resume_state else 0,
             steps_per_epoch=self.steps_per_epoch,
             validation_steps=self.validation_steps,
             verbose=self.verbose,
             callbacks=[
-                keras.callbacks.ModelCheckpoint(checkpoints / "last.keras"),
-                keras.callbacks.ModelCheckpoint(
-                    checkpoints / "best.keras",
-                    monitor=self.monitor,
-                    mode=self.monitor_mode,
-                    save_best_only=True,
-                ),
+                keras.callbacks.ModelCheckpoint(checkpoints / LAST_CHECKPOINT),
+                best,
+                StateWriter(checkpoints, best, mlflow_run_id),
                 *callbacks,
             ],
         )
 
+    @staticmethod
+    def restore(checkpoint: Path) -> keras.Model:
+        """The compiled model of a checkpoint, with its optimizer state."""
+        import keraslab.models  # noqa: F401  (registers the custom layers)
+
+        return keras.saving.load_model(checkpoint)
+
     def evaluate(self, model, batches) -> dict[str, float]:
         return model.evaluate(batches, steps=self.validation_steps, verbose=0, return_dict=True)
+
+
+class StateWriter(keras.callbacks.Callback):
+    """After each epoch's checkpoint: record epochs done, the best monitored value, the run id."""
+
+    def __init__(
+        self, checkpoints: Path, best: keras.callbacks.ModelCheckpoint, mlflow_run_id: str | None
+    ):
+        super().__init__()
+        self.checkpoints = checkpoints
+        self.best = best
+        self.mlflow_run_id = mlflow_run_id
+
+    def on_epoch_end(self, epoch, logs=None):
+        best = float(self.best.best)
+        TrainingState(epoch + 1, best if math.isfinite(best) else None, self.mlflow_run_id).save(
+            self.checkpoints
+        )

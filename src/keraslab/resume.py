@@ -1,0 +1,90 @@
+"""Resuming an interrupted run from its ``checkpoints/`` folder.
+
+After every epoch the trainer writes ``checkpoints/last.keras`` (weights and optimizer state) and
+then ``checkpoints/state.json``: the epochs done, the best monitored value so far and the MLflow run
+id. ``resume=<run dir>`` reads both and goes on from there, in the same MLflow run.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from keraslab.errors import ConfigError, InputError
+from keraslab.tracking.params import flatten
+
+STATE_FILE = "state.json"
+LAST_CHECKPOINT = "last.keras"
+BEST_CHECKPOINT = "best.keras"
+# Sections that must not change on resume: they define what the checkpoint is.
+FIXED_SECTIONS = ("seed", "data", "model", "optimizer")
+
+
+@dataclass
+class TrainingState:
+    """What a run has done so far: ``epochs_done``, the best ``monitor`` value, its MLflow run."""
+
+    epochs_done: int
+    best: float | None
+    mlflow_run_id: str | None
+
+    def save(self, checkpoints: Path) -> None:
+        """Write atomically, so a crash mid-write leaves the previous state readable."""
+        partial = checkpoints / f"{STATE_FILE}.partial"
+        partial.write_text(json.dumps(asdict(self)))
+        partial.replace(checkpoints / STATE_FILE)
+
+
+@dataclass
+class Resume:
+    run_dir: Path
+    state: TrainingState
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.run_dir / "checkpoints" / LAST_CHECKPOINT
+
+
+def read_resume(run_dir: str | Path, cfg: DictConfig) -> Resume:
+    """Check ``run_dir`` holds a resumable run made with the same data, model and optimizer."""
+    run_dir = Path(run_dir)
+    checkpoints = run_dir / "checkpoints"
+    needed = [
+        checkpoints / LAST_CHECKPOINT,
+        checkpoints / STATE_FILE,
+        run_dir / ".hydra" / "config.yaml",
+    ]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        raise InputError(
+            f"resume {str(run_dir)!r} is not a resumable run folder: it lacks {', '.join(missing)}; "
+            "expected the output folder of an earlier run that finished at least one epoch."
+        )
+    saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    changed = _changed_keys(saved, cfg)
+    if changed:
+        raise ConfigError(
+            f"resume {str(run_dir)!r} was trained with other settings: {'; '.join(changed)}. "
+            "Resume with the run's original overrides; only trainer.* and logger.* may change."
+        )
+    state = TrainingState(**json.loads((checkpoints / STATE_FILE).read_text()))
+    return Resume(run_dir, state)
+
+
+def _changed_keys(saved: DictConfig, current: DictConfig) -> list[str]:
+    def fixed(config):
+        sections = {}
+        for key in FIXED_SECTIONS:
+            value = config.get(key)
+            sections[key] = (
+                OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+            )
+        return flatten(sections)
+
+    before, after = fixed(saved), fixed(current)
+    return [
+        f"{key} was {before.get(key)}, now {after.get(key)}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
