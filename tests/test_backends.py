@@ -1,0 +1,23 @@
+"""The whole pipeline under the JAX backend (the GPU machine has JAX but no TensorFlow)."""
+
+import importlib.util
+import os
+
+import pytest
+from conftest import TINY_MODEL, run_script, runs_of
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_debug_run_under_jax(corpus, tracking_uri, tmp_path, monkeypatch):
+    monkeypatch.setitem(os.environ, "KERAS_BACKEND", "jax")
+    result = run_script(
+        ["trainer=debug", *TINY_MODEL, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"],
+        tracking_uri,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, (run,) = runs_of(tracking_uri)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["keras.backend"] == "jax"
+    losses = client.get_metric_history(run.info.run_id, "loss")
+    assert [m.step for m in losses] == [2, 4, 6, 8, 10, 12]
+    assert 0.0 < run.data.metrics["best_valid_accuracy"] <= 1.0
