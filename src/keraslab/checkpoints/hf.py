@@ -1,0 +1,93 @@
+"""Hugging Face folders: ``config.json`` + ``model.safetensors`` + ``vocab.txt``, read without pickle."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keraslab.checkpoints.names import (
+    CheckpointMismatch,
+    google_variable_map,
+    hf_name,
+    is_transposed_in_hf,
+)
+from keraslab.errors import InputError
+
+WEIGHTS_FILE = "model.safetensors"
+# Buffers that HF saves beside the weights; they carry no learned values.
+HF_BUFFERS = ("embeddings.position_ids",)
+HF_PREFIXES = ("bert.", "model.")
+
+
+def read_hf_config(folder: str | Path) -> dict:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise InputError(
+            f"{str(folder)!r} is not a Hugging Face model folder: it lacks config.json."
+        )
+    return json.loads(path.read_text())
+
+
+def load_hf_weights(
+    model: keras.Model,
+    folder: str | Path,
+    ignore_missing: bool = False,
+    ignore_unexpected: bool = False,
+) -> None:
+    """Assign ``folder/model.safetensors`` to a :func:`~keraslab.models.build_bert` encoder.
+
+    Raises :class:`CheckpointMismatch` listing every missing, unexpected or mis-shaped tensor.
+    A ``bert.`` prefix (as in ``BertForPreTraining`` checkpoints) is accepted.
+    """
+    from safetensors.numpy import load_file
+
+    path = Path(folder) / WEIGHTS_FILE
+    if not path.is_file():
+        raise InputError(
+            f"{str(folder)!r} is not a Hugging Face model folder: it lacks {WEIGHTS_FILE}."
+        )
+    tensors = {_strip_prefix(name): value for name, value in load_file(path).items()}
+    variables = {
+        hf_name(google): (google, variable)
+        for google, variable in google_variable_map(model).items()
+    }
+    missing = [name for name in variables if name not in tensors]
+    unexpected = [name for name in tensors if name not in variables and name not in HF_BUFFERS]
+    misshaped = []
+    for name, (google, variable) in variables.items():
+        if name in tensors:
+            value = tensors[name].T if is_transposed_in_hf(google) else tensors[name]
+            if tuple(value.shape) != tuple(variable.shape):
+                misshaped.append(f"{name} {tuple(value.shape)} != {tuple(variable.shape)}")
+    if misshaped or (missing and not ignore_missing) or (unexpected and not ignore_unexpected):
+        raise CheckpointMismatch(path, missing, unexpected, misshaped)
+    for name, (google, variable) in variables.items():
+        if name in tensors:
+            value = tensors[name].T if is_transposed_in_hf(google) else tensors[name]
+            variable.assign(value.astype(variable.dtype))
+
+
+def save_hf_weights(model: keras.Model, folder: str | Path, config: dict | None = None) -> Path:
+    """Write ``folder/model.safetensors`` (and ``config.json`` when given) in HF names and layout."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for google, variable in google_variable_map(model).items():
+        value = keras.ops.convert_to_numpy(variable)
+        tensors[hf_name(google)] = np.ascontiguousarray(
+            value.T if is_transposed_in_hf(google) else value
+        )
+    save_file(tensors, folder / WEIGHTS_FILE)
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return folder / WEIGHTS_FILE
+
+
+def _strip_prefix(name: str) -> str:
+    for prefix in HF_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name

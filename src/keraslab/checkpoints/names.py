@@ -1,0 +1,88 @@
+"""One name map for both checkpoint formats.
+
+``google_variable_map(model)`` maps Google's variable names (``bert/encoder/layer_0/attention/
+self/query/kernel``) to our Keras variables; :func:`hf_name` turns a Google name into its Hugging
+Face name (``encoder.layer.0.attention.self.query.weight``), whose dense kernels are transposed.
+"""
+
+import re
+
+import keras
+
+from keraslab.errors import InputError
+
+# Sub-layer of a TransformerBlock -> its Google path inside ``layer_<i>/``.
+BLOCK_PATHS = {
+    ("attention", "query"): "attention/self/query",
+    ("attention", "key"): "attention/self/key",
+    ("attention", "value"): "attention/self/value",
+    ("attention", "output_dense"): "attention/output/dense",
+    ("attention_layer_norm",): "attention/output/LayerNorm",
+    ("intermediate",): "intermediate/dense",
+    ("output_dense",): "output/dense",
+    ("output_layer_norm",): "output/LayerNorm",
+}
+HF_LEAVES = {"kernel": "weight", "gamma": "weight", "beta": "bias", "bias": "bias"}
+
+
+class CheckpointMismatch(InputError):
+    """A checkpoint's variables do not fit the model: lists every missing, unexpected or mis-shaped one."""
+
+    def __init__(self, source, missing=(), unexpected=(), misshaped=()):
+        parts = []
+        if missing:
+            parts.append(f"missing from the checkpoint: {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"not in the model: {', '.join(unexpected)}")
+        if misshaped:
+            parts.append(f"of the wrong shape: {', '.join(misshaped)}")
+        super().__init__(
+            f"checkpoint {source} does not fit the model; {'; '.join(parts)}. Pass "
+            "ignore_missing=True / ignore_unexpected=True to load the rest anyway."
+        )
+        self.missing, self.unexpected, self.misshaped = (
+            list(missing),
+            list(unexpected),
+            list(misshaped),
+        )
+
+
+def _dense_or_norm(layer, prefix: str) -> dict[str, keras.Variable]:
+    names = {"kernel": "kernel", "bias": "bias", "gamma": "gamma", "beta": "beta"}
+    return {f"{prefix}/{names[v.name]}": v for v in layer.weights if v.name in names}
+
+
+def google_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
+    """Google's names for every variable of a :func:`~keraslab.models.build_bert` encoder."""
+    embeddings = model.get_layer("embeddings")
+    mapping = {
+        "bert/embeddings/word_embeddings": embeddings.word_embeddings.embeddings,
+        "bert/embeddings/position_embeddings": embeddings.position_embeddings.embeddings,
+        "bert/embeddings/token_type_embeddings": embeddings.token_type_embeddings.embeddings,
+        **_dense_or_norm(embeddings.layer_norm, "bert/embeddings/LayerNorm"),
+        **_dense_or_norm(model.get_layer("pooler"), "bert/pooler/dense"),
+    }
+    index = 0
+    while any(layer.name == f"layer_{index}" for layer in model.layers):
+        block = model.get_layer(f"layer_{index}")
+        for attributes, path in BLOCK_PATHS.items():
+            sublayer = block
+            for attribute in attributes:
+                sublayer = getattr(sublayer, attribute)
+            mapping.update(_dense_or_norm(sublayer, f"bert/encoder/layer_{index}/{path}"))
+        index += 1
+    return mapping
+
+
+def hf_name(google_name: str) -> str:
+    """``bert/encoder/layer_3/output/LayerNorm/gamma`` -> ``encoder.layer.3.output.LayerNorm.weight``."""
+    name = re.sub(r"layer_(\d+)", r"layer.\1", google_name.removeprefix("bert/"))
+    *path, leaf = name.split("/")
+    if leaf in HF_LEAVES:
+        return ".".join([*path, HF_LEAVES[leaf]])
+    return ".".join([*path, leaf, "weight"])  # an embedding table
+
+
+def is_transposed_in_hf(google_name: str) -> bool:
+    """Dense kernels are (in, out) in Keras and Google checkpoints, (out, in) in torch."""
+    return google_name.endswith("/kernel")
