@@ -1,0 +1,83 @@
+"""Google TF checkpoints (``bert_model.ckpt.{index,data-*}``) under Google's variable names.
+
+This module is the TensorFlow edge of the project: it needs TensorFlow installed (whatever the
+Keras backend), because only TensorFlow reads and writes this format.
+"""
+
+from pathlib import Path
+
+import keras
+
+from keraslab.checkpoints.names import CheckpointMismatch, google_variable_map
+from keraslab.errors import InputError
+
+# Variables a pre-training checkpoint carries that are no part of an encoder: optimizer slots,
+# the step counter, and the pre-training heads (loaded only by a model that has them).
+TRAINING_STATE_SUFFIXES = ("/adam_m", "/adam_v")
+TRAINING_STATE_NAMES = ("global_step",)
+HEAD_PREFIXES = ("cls/",)
+
+
+def load_google_checkpoint(
+    model: keras.Model,
+    checkpoint: str | Path,
+    ignore_missing: bool = False,
+    ignore_unexpected: bool = False,
+) -> None:
+    """Assign a Google checkpoint (its path prefix, e.g. ``.../bert_model.ckpt``) to the encoder.
+
+    Raises :class:`CheckpointMismatch` listing every missing, unexpected or mis-shaped variable.
+    """
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(str(checkpoint))
+    except (ValueError, tf.errors.OpError) as error:
+        raise InputError(
+            f"cannot read a TF checkpoint at {str(checkpoint)!r}: expected the path prefix of "
+            f"bert_model.ckpt.index / .data-* files ({error})."
+        ) from error
+    shapes = {
+        name: tuple(shape)
+        for name, shape in reader.get_variable_to_shape_map().items()
+        if not _is_training_state(name) and not name.startswith(HEAD_PREFIXES)
+    }
+    variables = google_variable_map(model)
+    missing = [name for name in variables if name not in shapes]
+    unexpected = [name for name in shapes if name not in variables]
+    misshaped = [
+        f"{name} {shapes[name]} != {tuple(variable.shape)}"
+        for name, variable in variables.items()
+        if name in shapes and shapes[name] != tuple(variable.shape)
+    ]
+    if misshaped or (missing and not ignore_missing) or (unexpected and not ignore_unexpected):
+        raise CheckpointMismatch(checkpoint, sorted(missing), sorted(unexpected), misshaped)
+    for name, variable in variables.items():
+        if name in shapes:
+            variable.assign(reader.get_tensor(name))
+
+
+def save_google_checkpoint(model: keras.Model, checkpoint: str | Path) -> Path:
+    """Write the encoder as ``<checkpoint>.index`` + ``<checkpoint>.data-00000-of-00001``."""
+    import tensorflow as tf
+
+    checkpoint = Path(checkpoint)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    names, tensors = zip(
+        *(
+            (name, tf.constant(keras.ops.convert_to_numpy(v)))
+            for name, v in sorted(google_variable_map(model).items())
+        ),
+        strict=True,
+    )
+    tf.raw_ops.SaveV2(
+        prefix=str(checkpoint),
+        tensor_names=list(names),
+        shape_and_slices=[""] * len(names),
+        tensors=list(tensors),
+    )
+    return checkpoint
+
+
+def _is_training_state(name: str) -> bool:
+    return name in TRAINING_STATE_NAMES or name.endswith(TRAINING_STATE_SUFFIXES)
