@@ -137,3 +137,31 @@ def test_hf_mismatches_are_listed_together(tmp_path):
     ):
         load_hf_weights(model, tmp_path, ignore_unexpected=True)
     load_hf_weights(model, tmp_path, ignore_missing=True, ignore_unexpected=True)
+
+
+def test_keep_and_compound_tokens_reshape_the_vocab_by_hand():
+    from keraslab.checkpoints.vocab_surgery import adapt_vocab_rows
+    from keraslab.errors import InputError
+
+    table = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0], [5.0, 8.0]], "float32")
+    np.testing.assert_array_equal(adapt_vocab_rows(table, keep_tokens=[3, 1]), [[5, 8], [1, 2]])
+    np.testing.assert_array_equal(
+        adapt_vocab_rows(table, keep_tokens=[0, 2, 3], compound_tokens=[[1, 2], [0]]),
+        [[0, 0], [3, 4], [5, 8], [4, 6], [0, 0]],
+    )
+    with pytest.raises(InputError, match=r"keep_tokens must be ids in \[0, 4\), got \[9\]"):
+        adapt_vocab_rows(table, keep_tokens=[0, 9])
+    with pytest.raises(InputError, match="got \\[\\]"):
+        adapt_vocab_rows(table, compound_tokens=[[]])
+
+
+def test_loading_with_keep_tokens_selects_embedding_rows(tmp_path):
+    source = build_bert(**SMALL)
+    save_hf_weights(source, tmp_path)
+    keep, compound = [0, 5, 7, 9], [[1, 2]]  # compound ids index the kept rows: 5 and 7
+    target = build_bert(**{**SMALL, "vocab_size": len(keep) + len(compound)})
+    load_hf_weights(target, tmp_path, keep_tokens=keep, compound_tokens=compound)
+    full = keras.ops.convert_to_numpy(source.get_layer("embeddings").word_embeddings.embeddings)
+    rows = keras.ops.convert_to_numpy(target.get_layer("embeddings").word_embeddings.embeddings)
+    np.testing.assert_array_equal(rows[:4], full[keep])
+    np.testing.assert_allclose(rows[4], (full[5] + full[7]) / 2, rtol=1e-6)

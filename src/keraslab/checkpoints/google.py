@@ -4,11 +4,13 @@ This module is the TensorFlow edge of the project: it needs TensorFlow installed
 Keras backend), because only TensorFlow reads and writes this format.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
 
 from keraslab.checkpoints.names import CheckpointMismatch, google_variable_map
+from keraslab.checkpoints.vocab_surgery import VOCAB_TABLES, adapt_vocab_rows
 from keraslab.errors import InputError
 
 # Variables a pre-training checkpoint carries that are no part of an encoder: optimizer slots,
@@ -23,10 +25,13 @@ def load_google_checkpoint(
     checkpoint: str | Path,
     ignore_missing: bool = False,
     ignore_unexpected: bool = False,
+    keep_tokens: Sequence[int] | None = None,
+    compound_tokens: Sequence[Sequence[int]] | None = None,
 ) -> None:
     """Assign a Google checkpoint (its path prefix, e.g. ``.../bert_model.ckpt``) to the encoder.
 
     Raises :class:`CheckpointMismatch` listing every missing, unexpected or mis-shaped variable.
+    ``keep_tokens`` / ``compound_tokens`` reshape the vocabulary (:mod:`.vocab_surgery`).
     """
     import tensorflow as tf
 
@@ -42,6 +47,11 @@ def load_google_checkpoint(
         for name, shape in reader.get_variable_to_shape_map().items()
         if not _is_training_state(name) and not name.startswith(HEAD_PREFIXES)
     }
+    values = {}
+    for table in VOCAB_TABLES:
+        if table in shapes:
+            values[table] = adapt_vocab_rows(reader.get_tensor(table), keep_tokens, compound_tokens)
+            shapes[table] = values[table].shape
     variables = google_variable_map(model)
     missing = [name for name in variables if name not in shapes]
     unexpected = [name for name in shapes if name not in variables]
@@ -54,7 +64,7 @@ def load_google_checkpoint(
         raise CheckpointMismatch(checkpoint, sorted(missing), sorted(unexpected), misshaped)
     for name, variable in variables.items():
         if name in shapes:
-            variable.assign(reader.get_tensor(name))
+            variable.assign(values[name] if name in values else reader.get_tensor(name))
 
 
 def save_google_checkpoint(model: keras.Model, checkpoint: str | Path) -> Path:

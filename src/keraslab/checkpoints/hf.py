@@ -1,6 +1,7 @@
 """Hugging Face folders: ``config.json`` + ``model.safetensors`` + ``vocab.txt``, read without pickle."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -12,6 +13,7 @@ from keraslab.checkpoints.names import (
     hf_name,
     is_transposed_in_hf,
 )
+from keraslab.checkpoints.vocab_surgery import VOCAB_TABLES, adapt_vocab_rows
 from keraslab.errors import InputError
 
 WEIGHTS_FILE = "model.safetensors"
@@ -34,11 +36,14 @@ def load_hf_weights(
     folder: str | Path,
     ignore_missing: bool = False,
     ignore_unexpected: bool = False,
+    keep_tokens: Sequence[int] | None = None,
+    compound_tokens: Sequence[Sequence[int]] | None = None,
 ) -> None:
     """Assign ``folder/model.safetensors`` to a :func:`~keraslab.models.build_bert` encoder.
 
     Raises :class:`CheckpointMismatch` listing every missing, unexpected or mis-shaped tensor.
     A ``bert.`` prefix (as in ``BertForPreTraining`` checkpoints) is accepted.
+    ``keep_tokens`` / ``compound_tokens`` reshape the vocabulary (:mod:`.vocab_surgery`).
     """
     from safetensors.numpy import load_file
 
@@ -48,6 +53,9 @@ def load_hf_weights(
             f"{str(folder)!r} is not a Hugging Face model folder: it lacks {WEIGHTS_FILE}."
         )
     tensors = {_strip_prefix(name): value for name, value in load_file(path).items()}
+    for table in map(hf_name, VOCAB_TABLES):
+        if table in tensors:
+            tensors[table] = adapt_vocab_rows(tensors[table], keep_tokens, compound_tokens)
     variables = {
         hf_name(google): (google, variable)
         for google, variable in google_variable_map(model).items()
