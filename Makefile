@@ -27,7 +27,11 @@ data: setup
 run: data  ## set up, then run the default experiment (pass overrides with ARGS="...")
 	$(PY) scripts/run.py $(ARGS)
 
-test: data  ## set up, then run the test suite
+# Backend-agnostic modules are tested again under JAX, the GPU machine's backend.
+JAX_TESTS := tests/test_bert.py tests/test_probes.py tests/test_loaders.py tests/test_optimizers.py
+
+test: data  ## set up, then run the test suite (TensorFlow backend, then the JAX re-run)
+	KERAS_BACKEND=jax $(PY) -m pytest -q $(JAX_TESTS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ui: setup  ## the MLflow UI on 127.0.0.1 over the local store

@@ -9,6 +9,8 @@ import math
 import keras
 from keras import layers, ops
 
+from keraslab.probes import record_probe
+
 ACTIVATIONS = {
     "gelu": lambda x: ops.gelu(x, approximate=False),  # exact: x * Phi(x), with erf
     "gelu_approximate": lambda x: ops.gelu(x, approximate=True),  # tanh approximation
@@ -86,6 +88,7 @@ class SelfAttention(layers.Layer):
 
     Per head: ``A = softmax(Q K^T / sqrt(d_head) + (1 - mask_k) * -1e9)``, ``head = dropout(A) V``;
     output ``Dense(concat(heads))``. Padded keys (``padding_mask == 0``) get weight ~0.
+    Probe ``attention_probs``: ``A``, shape (batch, heads, queries, keys).
     """
 
     def __init__(self, hidden_size, num_heads, attention_dropout=0.1, **kwargs):
@@ -125,6 +128,7 @@ class SelfAttention(layers.Layer):
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(self.head_size)
         key_is_padding = 1.0 - ops.cast(padding_mask[:, None, None, :], scores.dtype)
         probabilities = ops.softmax(scores + key_is_padding * -1e9, axis=-1)
+        record_probe(self, "attention_probs", probabilities)
         context = ops.matmul(self.dropout(probabilities, training=training), value)
         context = ops.transpose(context, (0, 2, 1, 3))
         batch, length = ops.shape(hidden)[0], ops.shape(hidden)[1]
