@@ -252,3 +252,29 @@ def test_bad_data_lines_exit_with_file_and_line(tmp_path):
     result = run_script(["logger=none", f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"])
     assert result.returncode == 2
     assert f"error: {train}:1: expected a line of the form TEXT<TAB>LABEL" in result.stderr
+
+
+def test_attention_script_logs_heatmaps_to_the_classifier_run(debug_run, store, tmp_path):
+    client, run, run_dir = debug_run
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "attention.py"),
+            "--text",
+            "这家酒店很好",
+            "--run-dir",
+            str(run_dir),
+            "--out",
+            str(tmp_path / "attention.png"),
+            "--tracking-uri",
+            store,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "attention")] == [
+        "attention/attention.png"
+    ]
