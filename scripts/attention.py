@@ -24,6 +24,8 @@ def load_classifier_run(run_dir: Path, text: str, maxlen: int):
     from keraslab.tokenizers import CharTokenizer
     from keraslab.training import Trainer
 
+    model = Trainer.restore(run_dir / "checkpoints" / "best.keras")
+    maxlen = min(maxlen, model.get_layer("embeddings").config["max_positions"])
     tokenizer = CharTokenizer.load(run_dir / "vocab.txt")
     token_ids, padding_mask = tokenizer.encode_batch([text], maxlen)
     length = int(padding_mask.sum())
@@ -49,6 +51,7 @@ def load_hf_model(folder: str, text: str, maxlen: int):
     path = pretrained_folder(folder)
     model = build_bert(**bert_options(read_hf_config(path)))
     load_hf_weights(model, path)
+    maxlen = min(maxlen, model.get_layer("embeddings").config["max_positions"])
     tokenizer = WordPieceTokenizer(path / "vocab.txt")
     inputs = tokenizer.encode_batch([text], maxlen=maxlen)
     length = int(inputs["padding_mask"].sum())
