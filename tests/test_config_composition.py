@@ -9,7 +9,10 @@ import pytest
 from conftest import ROOT, compose_config
 from hydra.utils import instantiate
 
+from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
+
 GROUPS = [
+    "model/encoder",
     "data",
     "loader",
     "model",
@@ -39,7 +42,7 @@ def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
         assert cfg.data.data_dir == str(corpus)
         return
     cfg = compose_config([f"{group}={option}", f"data.data_dir={corpus}"])
-    data = instantiate(cfg.data).setup()
+    data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
     split = data.splits["train"]
     batches = instantiate(cfg.loader)(split.inputs, split.labels, 8, shuffle=True, seed=0)
     model = instantiate(cfg.model)(

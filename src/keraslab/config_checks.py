@@ -65,6 +65,7 @@ CHECKS: dict[str, Check] = {
     "data.batch_size": integer(1),
     "data.min_char_count": integer(1),
     "data.max_train_samples": optional(integer(1)),
+    "model.encoder.checkpoint": optional(string),
     "model.encoder.num_layers": integer(1),
     "model.encoder.hidden_size": integer(1),
     "model.encoder.num_heads": integer(1),

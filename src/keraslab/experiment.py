@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from keraslab.config_checks import check_config
 from keraslab.errors import DataError
 from keraslab.resume import Resume, read_resume
-from keraslab.tokenizers import CharTokenizer
+from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
 from keraslab.tracking.hydra_job import current_job
 
 
@@ -30,12 +30,12 @@ def run_experiment(cfg: DictConfig) -> float:
 
 
 def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume | None) -> float:
-    data = instantiate(cfg.data).setup()
+    data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
     run_dir.mkdir(parents=True, exist_ok=True)
     vocab_path = run_dir / "vocab.txt"
     if resume is None:
         tracker.log_artifact(data.tokenizer.save(vocab_path))
-    elif CharTokenizer.load(vocab_path).tokens != data.tokenizer.tokens:
+    elif vocab_path.read_text(encoding="utf-8").splitlines() != data.tokenizer.tokens:
         raise DataError(
             f"the vocab built from {data.data_dir} differs from {vocab_path}; a run resumes only on "
             "the data it was trained on."

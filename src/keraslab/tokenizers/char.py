@@ -59,10 +59,15 @@ class CharTokenizer:
         body = [self.token_to_id.get(char, self.unk_id) for char in text if not char.isspace()]
         return [self.cls_id, *body[: maxlen - 2], self.sep_id]
 
-    def encode_batch(self, texts: list[str], maxlen: int) -> tuple[np.ndarray, np.ndarray]:
-        """Returns ``token_ids`` (int32, padded to ``maxlen``) and ``padding_mask`` (1 = real token)."""
+    def encode_batch(self, texts: list[str], maxlen: int) -> dict[str, np.ndarray]:
+        """``token_ids`` (int32, padded to ``maxlen``), ``segment_ids`` (all 0) and ``padding_mask``
+        (1 = real token), each (N, maxlen)."""
         token_ids = np.full((len(texts), maxlen), self.pad_id, dtype=np.int32)
         for row, text in enumerate(texts):
             ids = self.encode(text, maxlen)
             token_ids[row, : len(ids)] = ids
-        return token_ids, (token_ids != self.pad_id).astype(np.int32)
+        return {
+            "token_ids": token_ids,
+            "segment_ids": np.zeros_like(token_ids),
+            "padding_mask": (token_ids != self.pad_id).astype(np.int32),
+        }

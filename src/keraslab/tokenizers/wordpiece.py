@@ -71,6 +71,12 @@ class WordPieceTokenizer:
     def vocab_size(self) -> int:
         return len(self.tokens)
 
+    def save(self, path: str | Path) -> Path:
+        """Write the vocab, one token a line."""
+        path = Path(path)
+        path.write_text("\n".join(self.tokens) + "\n", encoding="utf-8")
+        return path
+
     def tokenize(self, text: str) -> list[str]:
         """Word pieces of ``text``, without [CLS] / [SEP]."""
         return self._engine.encode(text, add_special_tokens=False).tokens
