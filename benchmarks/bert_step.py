@@ -1,0 +1,206 @@
+"""Training step and inference of the BERT encoder against transformers (torch) and keras-hub.
+
+Same process, same inputs (MiniLM-L6 config: 6 x 384, 12 heads, vocab 30522; batch 32 x 128),
+same objective (a 2-way Dense head on [CLS], cross-entropy, Adam). The implementations take turns
+(A/B interleaved) for ``--repeats`` rounds after warm-up; medians and ranges are reported, with
+ratios against the fastest torch configuration. Results go to ``benchmarks/results/``.
+
+    python benchmarks/bert_step.py                          # TensorFlow backend
+    KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend (appends its table)
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe
+
+CONFIG = dict(
+    vocab_size=30522,
+    num_layers=6,
+    hidden_size=384,
+    num_heads=12,
+    intermediate_size=1536,
+    max_positions=512,
+)
+RESULTS = Path(__file__).parent / "results"
+
+
+def batch(size: int, length: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(length // 2, length + 1, size)
+    mask = (np.arange(length)[None] < lengths[:, None]).astype("int32")
+    return {
+        "token_ids": (rng.integers(1000, 30000, (size, length)) * mask).astype("int32"),
+        "segment_ids": np.zeros((size, length), "int32"),
+        "padding_mask": mask,
+        "labels": rng.integers(0, 2, size).astype("int32"),
+    }
+
+
+def keras_steps(backbone, data, jit_compile) -> tuple[Callable, Callable]:
+    import keras
+
+    inputs = {k: data[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+    output = backbone.output
+    sequence = output["sequence_output"] if isinstance(output, dict) else output
+    logits = keras.layers.Dense(2)(sequence[:, 0])
+    model = keras.Model(backbone.input, logits)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    return (lambda: model.train_on_batch(inputs, data["labels"])), (
+        lambda: model.predict_on_batch(inputs)
+    )
+
+
+def ours(data, jit_compile=False):
+    from keraslab.models import build_bert
+
+    return keras_steps(build_bert(**CONFIG), data, jit_compile)
+
+
+def keras_hub(data):
+    from keras_hub.models import BertBackbone
+
+    backbone = BertBackbone(
+        vocabulary_size=CONFIG["vocab_size"],
+        num_layers=CONFIG["num_layers"],
+        num_heads=CONFIG["num_heads"],
+        hidden_dim=CONFIG["hidden_size"],
+        intermediate_dim=CONFIG["intermediate_size"],
+        max_sequence_length=CONFIG["max_positions"],
+    )
+    return keras_steps(backbone, data, jit_compile=False)
+
+
+def torch_steps(data, fused=False):
+    import torch
+    import transformers
+
+    torch.set_num_threads(2)
+    config = transformers.BertConfig(
+        vocab_size=CONFIG["vocab_size"],
+        hidden_size=CONFIG["hidden_size"],
+        num_hidden_layers=CONFIG["num_layers"],
+        num_attention_heads=CONFIG["num_heads"],
+        intermediate_size=CONFIG["intermediate_size"],
+    )
+    encoder, head = transformers.BertModel(config, add_pooling_layer=False), torch.nn.Linear(384, 2)
+    parameters = [*encoder.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-4, fused=fused or None)
+    tensors = {
+        "input_ids": torch.tensor(data["token_ids"], dtype=torch.long),
+        "token_type_ids": torch.tensor(data["segment_ids"], dtype=torch.long),
+        "attention_mask": torch.tensor(data["padding_mask"], dtype=torch.long),
+    }
+    labels = torch.tensor(data["labels"], dtype=torch.long)
+
+    def train():
+        encoder.train()
+        optimizer.zero_grad()
+        logits = head(encoder(**tensors).last_hidden_state[:, 0])
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        optimizer.step()
+
+    def infer():
+        encoder.eval()
+        with torch.no_grad():
+            encoder(**tensors)
+
+    return train, infer
+
+
+def measure(candidates: dict[str, Callable], repeats: int, warmup: int) -> dict[str, list[float]]:
+    for step in candidates.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, step in candidates.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def table(title: str, times: dict[str, list[float]], reference: str) -> str:
+    base = statistics.median(times[reference])
+    rows = [
+        f"### {title}",
+        "",
+        "| implementation | median s | range s | ratio to " + reference + " |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, values in times.items():
+        median = statistics.median(values)
+        rows.append(
+            f"| {name} | {median:.3f} | {min(values):.3f}–{max(values):.3f} | {median / base:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--jit", action="store_true", help="also time ours with jit_compile=True (XLA)"
+    )
+    args = parser.parse_args()
+
+    import keras
+
+    data = batch(args.batch, args.length)
+    backend = keras.backend.backend()
+    implementations = {
+        "transformers/torch": torch_steps(data),
+        "transformers/torch fused Adam": torch_steps(data, fused=True),
+    }
+    implementations[f"keraslab on {backend}"] = ours(data)
+    if args.jit:
+        implementations[f"keraslab on {backend}, jit_compile"] = ours(data, jit_compile=True)
+    try:
+        implementations[f"keras-hub BertBackbone on {backend}"] = keras_hub(data)
+    except ImportError as error:
+        print(f"keras-hub skipped: {error}", file=sys.stderr)
+
+    train = measure(
+        {n: steps[0] for n, steps in implementations.items()}, args.repeats, args.warmup
+    )
+    infer = measure(
+        {n: steps[1] for n, steps in implementations.items()}, args.repeats, args.warmup
+    )
+    fastest_torch = min(
+        ("transformers/torch", "transformers/torch fused Adam"),
+        key=lambda n: statistics.median(train[n]),
+    )
+    report = "\n\n".join(
+        [
+            f"## Keras backend: {backend}",
+            f"Machine: {describe()}; torch threads 2. Batch {args.batch} x {args.length}, MiniLM-L6 config, "
+            f"{args.repeats} interleaved rounds after {args.warmup} warm-up steps each. "
+            f"Command: `{' '.join(['python', *sys.argv])}`.",
+            table("Training step", train, fastest_torch),
+            table("Inference", infer, "transformers/torch"),
+        ]
+    )
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"bert_step_{backend}.md"
+    path.write_text("# BERT encoder: training step and inference\n\n" + report + "\n")
+    print(report)
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    main()
