@@ -28,7 +28,7 @@ run: data  ## set up, then run the default experiment (pass overrides with ARGS=
 	$(PY) scripts/run.py $(ARGS)
 
 # Backend-agnostic modules are tested again under JAX, the GPU machine's backend.
-JAX_TESTS := tests/test_bert.py tests/test_probes.py tests/test_loaders.py tests/test_optimizers.py
+JAX_TESTS := tests/test_bert.py tests/test_probes.py tests/test_loaders.py tests/test_optimizers.py tests/test_masked_lm.py
 
 test: data  ## set up, then run the test suite (TensorFlow backend, then the JAX re-run)
 	KERAS_BACKEND=jax $(PY) -m pytest -q $(JAX_TESTS)

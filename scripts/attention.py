@@ -21,23 +21,23 @@ DEFAULT_URI = f"sqlite:///{ROOT}/outputs/mlflow.db"
 
 def load_classifier_run(run_dir: Path, text: str, maxlen: int):
     """Model, inputs, token labels and MLflow run id of a scripts/run.py classifier run."""
-    from keraslab.tokenizers import CharTokenizer
+    from omegaconf import OmegaConf
+
+    from keraslab.tokenizers import WordPieceTokenizer
+    from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
     from keraslab.training import Trainer
 
     model = Trainer.restore(run_dir / "checkpoints" / "best.keras")
     maxlen = min(maxlen, model.get_layer("embeddings").config["max_positions"])
-    tokenizer = CharTokenizer.load(run_dir / "vocab.txt")
-    token_ids, padding_mask = tokenizer.encode_batch([text], maxlen)
-    length = int(padding_mask.sum())
-    labels = ["[CLS]", *[tokenizer.tokens[i] for i in token_ids[0, 1 : length - 1]], "[SEP]"]
-    inputs = {"token_ids": token_ids, "segment_ids": 0 * token_ids, "padding_mask": padding_mask}
-    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
-    return (
-        Trainer.restore(run_dir / "checkpoints" / "best.keras"),
-        inputs,
-        labels,
-        state["mlflow_run_id"],
+    encoder = OmegaConf.load(run_dir / ".hydra" / "config.yaml").model.encoder
+    tokenizer = tokenizer_for_encoder(encoder) or WordPieceTokenizer(
+        run_dir / "vocab.txt", lowercase=False
     )
+    inputs = tokenizer.encode_batch([text], maxlen=maxlen)
+    length = int(inputs["padding_mask"].sum())
+    labels = [tokenizer.tokens[i] for i in inputs["token_ids"][0, :length]]
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    return model, inputs, labels, state["mlflow_run_id"]
 
 
 def load_hf_model(folder: str, text: str, maxlen: int):

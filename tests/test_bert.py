@@ -119,7 +119,8 @@ def test_hf_mismatches_are_listed_together(tmp_path):
     save_hf_weights(build_bert(**SMALL), tmp_path)
     tensors = load_file(tmp_path / "model.safetensors")
     del tensors["pooler.dense.bias"]
-    tensors["cls.predictions.bias"] = np.zeros(50, "float32")
+    tensors["cls.predictions.bias"] = np.zeros(50, "float32")  # a head: skipped by an encoder
+    tensors["encoder.layer.9.output.dense.bias"] = np.zeros(16, "float32")
     tensors["embeddings.word_embeddings.weight"] = np.zeros((51, 16), "float32")
     save_file(tensors, tmp_path / "model.safetensors")
     model = build_bert(**SMALL)
@@ -127,7 +128,7 @@ def test_hf_mismatches_are_listed_together(tmp_path):
         load_hf_weights(model, tmp_path)
     message = str(raised.value)
     assert "missing from the checkpoint: pooler.dense.bias" in message
-    assert "not in the model: cls.predictions.bias" in message
+    assert "not in the model: encoder.layer.9.output.dense.bias;" in message
     assert "embeddings.word_embeddings.weight (51, 16) != (50, 16)" in message
 
     del tensors["embeddings.word_embeddings.weight"]

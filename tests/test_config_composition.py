@@ -29,6 +29,11 @@ OPTIONS = [
     for group in GROUPS
     for path in sorted((ROOT / "conf" / group).glob("*.yaml"))
 ]
+# Options that only make sense together: a masked LM reads raw text.
+COMPANIONS = {
+    ("model", "masked_lm"): ["data=sentiment_mlm"],
+    ("data", "sentiment_mlm"): ["model=masked_lm"],
+}
 
 
 def test_every_group_has_options():
@@ -41,19 +46,17 @@ def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
         cfg = compose_config([f"data.data_dir={corpus}"])
         assert cfg.data.data_dir == str(corpus)
         return
-    cfg = compose_config([f"{group}={option}", f"data.data_dir={corpus}"])
+    overrides = [f"{group}={option}", *COMPANIONS.get((group, option), [])]
+    cfg = compose_config([*overrides, f"data.data_dir={corpus}"])
     data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
-    split = data.splits["train"]
-    batches = instantiate(cfg.loader)(split.inputs, split.labels, 8, shuffle=True, seed=0)
-    model = instantiate(cfg.model)(
-        vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes
-    )
+    batches = instantiate(cfg.loader)(data.splits["train"], 8, shuffle=True, seed=0)
+    model = instantiate(cfg.model)(**data.model_arguments)
     trainer = instantiate(cfg.trainer)
     trainer.compile(model, instantiate(cfg.optimizer))
-    inputs, labels = batches[0]
-    logits = model(inputs)
-    assert logits.shape == (8, data.num_classes)
-    assert np.isfinite(model.train_on_batch(inputs, labels)[0])
+    batch = batches[0]
+    logits = model(batch[0])
+    assert logits.shape == (*batch[1].shape, model.output_shape[-1])
+    assert np.isfinite(model.train_on_batch(*batch)[0])
     tracker = instantiate(cfg.logger)
     assert hasattr(tracker, "run")
 

@@ -294,3 +294,66 @@ def test_pretrained_minilm_encoder_fine_tunes_with_its_own_vocab(corpus, trackin
     assert (
         tmp_path / "run" / "vocab.txt"
     ).read_text().splitlines() == minilm_vocab.read_text().splitlines()
+
+
+def test_pretraining_exports_a_google_checkpoint_that_fine_tuning_loads(
+    corpus, tracking_uri, tmp_path
+):
+    pytest.importorskip("tensorflow")
+    import json
+
+    pretrain_dir = tmp_path / "pretrain"
+    result = run_script(
+        [
+            "experiment=pretrain_mlm",
+            *DEBUG,
+            f"data.data_dir={corpus}",
+            f"hydra.run.dir={pretrain_dir}",
+        ],
+        tracking_uri,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, (run,) = runs_of(tracking_uri, "pretrain_mlm")
+    assert run.info.status == "FINISHED"
+    assert {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy"} <= set(run.data.metrics)
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")} >= {
+        "checkpoint/bert_config.json",
+        "checkpoint/bert_model.ckpt.index",
+        "checkpoint/vocab.txt",
+    }
+    checkpoint = pretrain_dir / "checkpoint"
+    config = json.loads((checkpoint / "bert_config.json").read_text())
+    assert config["num_hidden_layers"] == 1 and config["hidden_size"] == 32
+    assert config["do_lower_case"] is False  # a character vocab is cased
+
+    finetune_dir = tmp_path / "finetune"
+    result = run_script(
+        [
+            *DEBUG,
+            f"model.encoder.checkpoint={checkpoint}",
+            f"data.data_dir={corpus}",
+            f"hydra.run.dir={finetune_dir}",
+        ],
+        tracking_uri,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, (finetuned,) = runs_of(tracking_uri)
+    assert finetuned.info.status == "FINISHED"
+    assert (finetune_dir / "vocab.txt").read_text() == (checkpoint / "vocab.txt").read_text()
+
+
+def test_a_model_that_does_not_fit_the_data_stops_before_training(corpus, tmp_path):
+    result = run_script(
+        [
+            "model=masked_lm",
+            "logger=none",
+            f"data.data_dir={corpus}",
+            f"hydra.run.dir={tmp_path}/run",
+        ]
+    )
+    assert result.returncode == 2
+    assert (
+        "error: model keraslab.models.build_masked_lm does not fit data keraslab.data.SentimentData: "
+        "the data provides num_classes, vocab_size, and the model takes no num_classes."
+    ) in result.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()

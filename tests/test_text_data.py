@@ -1,4 +1,4 @@
-"""The character tokenizer, the TEXT<TAB>LABEL reader and the sentiment data module."""
+"""The character vocab, the TEXT<TAB>LABEL reader and the sentiment data module."""
 
 import numpy as np
 import pytest
@@ -6,25 +6,29 @@ import pytest
 from keraslab.data import SentimentData
 from keraslab.data.labelled_text import read_labelled_text
 from keraslab.errors import DataError
-from keraslab.tokenizers import CharTokenizer
+from keraslab.tokenizers import WordPieceTokenizer, char_vocab
 
 
-def test_vocab_orders_specials_then_frequency_then_code_point(tmp_path):
-    tokenizer = CharTokenizer.from_texts(["好好 差", "好x"], min_count=1)
-    assert tokenizer.tokens == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "x", "差"]
-    assert CharTokenizer.from_texts(["好好 差", "好x"], min_count=2).tokens[5:] == ["好"]
-    assert CharTokenizer.load(tokenizer.save(tmp_path / "vocab.txt")).tokens == tokenizer.tokens
+def test_vocab_orders_specials_then_frequency_then_code_point_then_continuations():
+    assert char_vocab(["好好 差", "好x"], min_count=1) == [
+        *("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
+        *("好", "x", "差"),
+        "##x",  # CJK characters are always tokens of their own: no ## form
+    ]
+    assert char_vocab(["好好 差", "好x"], min_count=2)[5:] == ["好"]
 
 
-def test_encode_truncates_pads_and_masks():
-    tokenizer = CharTokenizer.from_texts(["abc"])
-    a, b, c = (tokenizer.token_to_id[ch] for ch in "abc")
-    batch = tokenizer.encode_batch(["abcz", "a b c a b"], maxlen=5)
-    np.testing.assert_array_equal(batch["token_ids"], [[2, a, b, c, 3], [2, a, b, c, 3]])
-    batch = tokenizer.encode_batch(["az"], maxlen=6)
-    np.testing.assert_array_equal(batch["token_ids"], [[2, a, 1, 3, 0, 0]])
-    np.testing.assert_array_equal(batch["padding_mask"], [[1, 1, 1, 1, 0, 0]])
-    np.testing.assert_array_equal(batch["segment_ids"], [[0] * 6])
+def test_char_vocab_tokenizes_one_character_a_token_truncates_pads_and_masks(tmp_path):
+    tokenizer = WordPieceTokenizer(char_vocab(["abc好"]), lowercase=False)
+    a, b, c, good = (tokenizer.token_to_id[t] for t in ("a", "##b", "##c", "好"))
+    batch = tokenizer.encode_batch(["abc好z", "好 好 好 好 好"], maxlen=5)
+    np.testing.assert_array_equal(batch["token_ids"], [[2, a, b, c, 3], [2, good, good, good, 3]])
+    batch = tokenizer.encode_batch(["好z", "A"], maxlen=6)  # cased: "A" is not "a"
+    np.testing.assert_array_equal(batch["token_ids"], [[2, good, 1, 3, 0, 0], [2, 1, 3, 0, 0, 0]])
+    np.testing.assert_array_equal(batch["padding_mask"], [[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]])
+    np.testing.assert_array_equal(batch["segment_ids"], [[0] * 6] * 2)
+    saved = tokenizer.save(tmp_path / "vocab.txt")
+    assert WordPieceTokenizer(saved, lowercase=False).tokens == tokenizer.tokens
 
 
 def test_reader_maps_labels_and_keeps_tabs_in_text(tmp_path):

@@ -53,6 +53,13 @@ def positive_number(value) -> str | None:
     return None if ok else "a number > 0"
 
 
+def one_of(*choices) -> Check:
+    def check(value):
+        return None if value in choices else f"one of {', '.join(map(repr, choices))}"
+
+    return check
+
+
 def string(value) -> str | None:
     return None if isinstance(value, str) and value else "a non-empty string"
 
@@ -60,11 +67,15 @@ def string(value) -> str | None:
 CHECKS: dict[str, Check] = {
     "seed": integer(0),
     "resume": optional(string),
+    "export": one_of(None, "google", "hf"),
     "data.data_dir": string,
     "data.maxlen": integer(3),
     "data.batch_size": integer(1),
     "data.min_char_count": integer(1),
     "data.max_train_samples": optional(integer(1)),
+    "data.mask_rate": number(0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    "data.max_predictions": integer(1),
+    "data.drop_label": one_of(True, False),
     "model.encoder.checkpoint": optional(string),
     "model.encoder.num_layers": integer(1),
     "model.encoder.hidden_size": integer(1),

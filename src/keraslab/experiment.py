@@ -2,17 +2,20 @@
 
 ``run_experiment(cfg)`` is what ``scripts/run.py`` calls for every Hydra job. It returns the
 best validation accuracy, the metric a sweeper optimizes. With ``resume=<run dir>`` it goes on
-from that run's last checkpoint, in the same run folder and MLflow run.
+from that run's last checkpoint, in the same run folder and MLflow run. With ``export=google`` or
+``export=hf`` the trained model is also written as a checkpoint folder (``<run dir>/checkpoint``)
+that ``model.encoder.checkpoint=`` loads.
 """
 
+import inspect
 import io
 from pathlib import Path
 
-from hydra.utils import instantiate
+from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from keraslab.config_checks import check_config
-from keraslab.errors import DataError
+from keraslab.errors import ConfigError, DataError
 from keraslab.resume import Resume, read_resume
 from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
 from keraslab.tracking.hydra_job import current_job
@@ -31,6 +34,7 @@ def run_experiment(cfg: DictConfig) -> float:
 
 def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume | None) -> float:
     data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
+    check_model_fits_data(cfg, data.model_arguments)
     run_dir.mkdir(parents=True, exist_ok=True)
     vocab_path = run_dir / "vocab.txt"
     if resume is None:
@@ -51,9 +55,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
     if resume:
         model = trainer.restore(resume.last_checkpoint)
     else:
-        model = instantiate(cfg.model)(
-            vocab_size=data.tokenizer.vocab_size, num_classes=data.num_classes
-        )
+        model = instantiate(cfg.model)(**data.model_arguments)
         trainer.compile(model, instantiate(cfg.optimizer))
     tracker.log_text(_summary(model), "model_summary.txt")
 
@@ -61,8 +63,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
     first_epoch = resume.state.epochs_done if resume else 0
     batches = {
         name: make_batches(
-            split.inputs,
-            split.labels,
+            split,
             cfg.data.batch_size,
             shuffle=name == "train",
             seed=cfg.seed,
@@ -86,7 +87,37 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
         test = trainer.evaluate(model, batches["test"])
         results.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
     tracker.log_metrics(results, update_count(model.optimizer))
+    if cfg.get("export"):
+        from keraslab.checkpoints.export import export_checkpoint
+
+        folder = export_checkpoint(model, data.tokenizer, run_dir / "checkpoint", cfg.export)
+        tracker.log_artifacts(folder, "checkpoint")
     return best_valid_accuracy
+
+
+def check_model_fits_data(cfg: DictConfig, provided: dict) -> None:
+    """The model builder must take what the data provides (``vocab_size``, ``num_classes``, ...)
+    and need nothing else that the config leaves unset."""
+    parameters = inspect.signature(get_method(cfg.model._target_)).parameters
+    configured = {key for key in cfg.model if not key.startswith("_")}
+    unexpected = sorted(set(provided) - set(parameters))
+    lacking = sorted(
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is parameter.empty and name not in provided and name not in configured
+    )
+    if unexpected or lacking:
+        raise ConfigError(
+            f"model {cfg.model._target_} does not fit data {cfg.data._target_}: the data provides "
+            f"{', '.join(sorted(provided))}, and the model "
+            + (
+                f"takes no {', '.join(unexpected)}"
+                if unexpected
+                else f"also needs {', '.join(lacking)}"
+            )
+            + ". Pick a model and data that go together, e.g. model=masked_lm with "
+            "data=sentiment_mlm (experiment=pretrain_mlm), or model=classifier with data=sentiment."
+        )
 
 
 def _summary(model) -> str:

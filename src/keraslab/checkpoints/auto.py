@@ -62,11 +62,11 @@ def _google(folder: Path, prefix: Path) -> Checkpoint:
         raise InputError(
             f"Google checkpoint {str(prefix)!r} needs {config_path} and {prefix}.index."
         )
-    # Google names its cased releases "cased_*"; the Chinese and uncased ones lower-case.
-    lowercase = "cased" not in folder.name or "uncased" in folder.name
-    return Checkpoint(
-        "google", prefix, _vocab(folder), json.loads(config_path.read_text()), lowercase
-    )
+    config = json.loads(config_path.read_text())
+    # bert_config.json says nothing of casing (ours adds do_lower_case); Google names its cased
+    # releases "cased_*", and the Chinese and uncased ones lower-case.
+    lowercase = config.get("do_lower_case", "cased" not in folder.name or "uncased" in folder.name)
+    return Checkpoint("google", prefix, _vocab(folder), config, bool(lowercase))
 
 
 def _vocab(folder: Path) -> Path:

@@ -13,11 +13,10 @@ from keraslab.checkpoints.names import check_fit, google_variable_map
 from keraslab.checkpoints.vocab_surgery import VOCAB_TABLES, adapt_vocab_rows
 from keraslab.errors import InputError
 
-# Variables a pre-training checkpoint carries that are no part of an encoder: optimizer slots,
-# the step counter, and the pre-training heads (loaded only by a model that has them).
+# Variables a pre-training checkpoint carries that are no part of a model: optimizer slots and
+# the step counter.
 TRAINING_STATE_SUFFIXES = ("/adam_m", "/adam_v")
 TRAINING_STATE_NAMES = ("global_step",)
-HEAD_PREFIXES = ("cls/",)
 
 
 def load_google_checkpoint(
@@ -28,7 +27,10 @@ def load_google_checkpoint(
     keep_tokens: Sequence[int] | None = None,
     compound_tokens: Sequence[Sequence[int]] | None = None,
 ) -> None:
-    """Assign a Google checkpoint (its path prefix, e.g. ``.../bert_model.ckpt``) to the encoder.
+    """Assign a Google checkpoint (its path prefix, e.g. ``.../bert_model.ckpt``) to the model.
+
+    ``model`` is anything :func:`~keraslab.checkpoints.google_variable_map` names: an encoder, a
+    classifier on one, or a masked LM (which also takes the ``cls/predictions`` head).
 
     Raises :class:`CheckpointMismatch` listing every missing, unexpected or mis-shaped variable.
     ``keep_tokens`` / ``compound_tokens`` reshape the vocabulary (:mod:`.vocab_surgery`).
@@ -45,7 +47,7 @@ def load_google_checkpoint(
     shapes = {
         name: tuple(shape)
         for name, shape in reader.get_variable_to_shape_map().items()
-        if not _is_training_state(name) and not name.startswith(HEAD_PREFIXES)
+        if not _is_training_state(name)
     }
     values = {}
     for table in VOCAB_TABLES:
@@ -66,7 +68,7 @@ def load_google_checkpoint(
 
 
 def save_google_checkpoint(model: keras.Model, checkpoint: str | Path) -> Path:
-    """Write the encoder as ``<checkpoint>.index`` + ``<checkpoint>.data-00000-of-00001``."""
+    """Write the model (encoder, and MLM head if any) as ``<checkpoint>.index`` + ``.data-*``."""
     import tensorflow as tf
 
     checkpoint = Path(checkpoint)

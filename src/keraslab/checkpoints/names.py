@@ -1,8 +1,10 @@
 """One name map for both checkpoint formats.
 
 ``google_variable_map(model)`` maps Google's variable names (``bert/encoder/layer_0/attention/
-self/query/kernel``) to our Keras variables; :func:`hf_name` turns a Google name into its Hugging
-Face name (``encoder.layer.0.attention.self.query.weight``), whose dense kernels are transposed.
+self/query/kernel``) to our Keras variables, for an encoder or a model around one (with the
+masked-LM head's ``cls/predictions/...`` when it has that head); :func:`hf_name` turns a Google
+name into its Hugging Face name (``encoder.layer.0.attention.self.query.weight``), whose dense
+kernels are transposed.
 """
 
 import re
@@ -23,6 +25,10 @@ BLOCK_PATHS = {
     ("output_layer_norm",): "output/LayerNorm",
 }
 HF_LEAVES = {"kernel": "weight", "gamma": "weight", "beta": "bias", "bias": "bias"}
+# Google names whose HF name does not follow from the rules in hf_name.
+HF_EXCEPTIONS = {"cls/predictions/output_bias": "cls.predictions.bias"}
+# Pre-training heads: loaded into a model that has them, skipped by one that has not.
+HEAD_PREFIXES = ("cls/", "cls.")
 
 
 class CheckpointMismatch(InputError):
@@ -57,9 +63,22 @@ def check_fit(
     """Raise one :class:`CheckpointMismatch` unless the checkpoint's tensors fit the model's.
 
     Shapes are compared in the checkpoint's own layout; mis-shaped tensors are never ignored.
+    Pre-training heads (:data:`HEAD_PREFIXES`) are optional on both sides: a head the model lacks
+    is skipped, and a model's head that the checkpoint lacks entirely keeps its initial values
+    (a partly present head is listed as missing).
     """
-    missing = sorted(name for name in model_shapes if name not in checkpoint_shapes)
-    unexpected = sorted(name for name in checkpoint_shapes if name not in model_shapes)
+    head = [name for name in model_shapes if name.startswith(HEAD_PREFIXES)]
+    head_absent = not any(name in checkpoint_shapes for name in head)
+    missing = sorted(
+        name
+        for name in model_shapes
+        if name not in checkpoint_shapes and not (head_absent and name in head)
+    )
+    unexpected = sorted(
+        name
+        for name in checkpoint_shapes
+        if name not in model_shapes and not name.startswith(HEAD_PREFIXES)
+    )
     misshaped = [
         f"{name} {tuple(checkpoint_shapes[name])} != {tuple(shape)}"
         for name, shape in model_shapes.items()
@@ -75,7 +94,26 @@ def _dense_or_norm(layer, prefix: str) -> dict[str, keras.Variable]:
 
 
 def google_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
-    """Google's names for every variable of a :func:`~keraslab.models.build_bert` encoder."""
+    """Google's names for every variable of a :func:`~keraslab.models.build_bert` encoder.
+
+    ``model`` is the encoder, a functional model built on its outputs (the classifier), or a
+    model that keeps it as ``model.backbone`` (:class:`~keraslab.models.MaskedLanguageModel`,
+    whose head adds ``cls/predictions/...``).
+    """
+    mapping = _encoder_variable_map(getattr(model, "backbone", model))
+    head = getattr(model, "head", None)
+    if head is not None:
+        mapping.update(
+            {
+                **_dense_or_norm(head.dense, "cls/predictions/transform/dense"),
+                **_dense_or_norm(head.layer_norm, "cls/predictions/transform/LayerNorm"),
+                "cls/predictions/output_bias": head.output_bias,
+            }
+        )
+    return mapping
+
+
+def _encoder_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
     embeddings = model.get_layer("embeddings")
     mapping = {
         "bert/embeddings/word_embeddings": embeddings.word_embeddings.embeddings,
@@ -98,6 +136,8 @@ def google_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
 
 def hf_name(google_name: str) -> str:
     """``bert/encoder/layer_3/output/LayerNorm/gamma`` -> ``encoder.layer.3.output.LayerNorm.weight``."""
+    if google_name in HF_EXCEPTIONS:
+        return HF_EXCEPTIONS[google_name]
     name = re.sub(r"layer_(\d+)", r"layer.\1", google_name.removeprefix("bert/"))
     *path, leaf = name.split("/")
     if leaf in HF_LEAVES:

@@ -69,7 +69,9 @@ def copy_from_mirror(dataset: Dataset, mirror: Path, dest: Path) -> None:
                 continue
             raise DataError(f"mirror {str(source)!r} lacks {name}")
         if digest and sha256_of(source / name) != digest:
-            raise DataError(f"mirror file {str(source / name)!r} does not match its sha256 {digest}")
+            raise DataError(
+                f"mirror file {str(source / name)!r} does not match its sha256 {digest}"
+            )
         shutil.copyfile(source / name, dest / name)
 
 
@@ -107,7 +109,9 @@ def prepare(dataset: Dataset, mirror: Path, dest_root: Path) -> Path:
                 f"{', '.join(dataset.files)} in {str(dest)!r}, or pass --mirror DIR."
             ) from error
     if not is_prepared(dataset, dest):
-        raise DataError(f"data set {dataset.name!r} in {str(dest)!r} does not match its sha256 manifest")
+        raise DataError(
+            f"data set {dataset.name!r} in {str(dest)!r} does not match its sha256 manifest"
+        )
     return dest
 
 

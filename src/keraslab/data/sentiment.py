@@ -1,27 +1,15 @@
 """The Chinese sentiment corpus: ``sentiment.{train,valid,test}.data``, one ``TEXT<TAB>LABEL`` a line."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from keraslab.data.encoded import EncodedSplit
 from keraslab.data.labelled_text import read_labelled_text
 from keraslab.errors import DataError
-from keraslab.tokenizers import CharTokenizer
+from keraslab.tokenizers import WordPieceTokenizer, char_vocab
 
 SPLITS = ("train", "valid", "test")
-
-
-@dataclass
-class EncodedSplit:
-    """One split as model inputs (``token_ids``, ``segment_ids``, ``padding_mask``: (N, maxlen))
-    and ``labels`` (N,)."""
-
-    inputs: dict[str, np.ndarray]
-    labels: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 class SentimentData:
@@ -54,6 +42,11 @@ class SentimentData:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def model_arguments(self) -> dict:
+        """What the model builder needs from the data: ``vocab_size`` and ``num_classes``."""
+        return {"vocab_size": self.tokenizer.vocab_size, "num_classes": self.num_classes}
+
     def split_path(self, split: str) -> Path:
         return self.data_dir / f"sentiment.{split}.data"
 
@@ -67,7 +60,9 @@ class SentimentData:
         }
         if self.max_train_samples:
             texts["train"] = tuple(part[: self.max_train_samples] for part in texts["train"])
-        self.tokenizer = tokenizer or CharTokenizer.from_texts(texts["train"][0], self.min_char_count)
+        self.tokenizer = tokenizer or WordPieceTokenizer(
+            char_vocab(texts["train"][0], self.min_char_count), lowercase=False
+        )
         for split, (split_texts, labels) in texts.items():
             inputs = self.tokenizer.encode_batch(split_texts, maxlen=self.maxlen)
             self.splits[split] = EncodedSplit(inputs, np.asarray(labels, np.int32))
@@ -80,7 +75,9 @@ class SentimentData:
                 "sentiment.train.data and sentiment.valid.data. Run `make data` to prepare it, "
                 "or point data.data_dir at a copy of the corpus."
             )
-        missing = [str(self.split_path(s)) for s in ("train", "valid") if not self.split_path(s).is_file()]
+        missing = [
+            str(self.split_path(s)) for s in ("train", "valid") if not self.split_path(s).is_file()
+        ]
         if missing:
             raise DataError(
                 f"data.data_dir {str(self.data_dir)!r} lacks {', '.join(missing)}; expected "

@@ -6,12 +6,16 @@ inputs ``token_ids``, ``segment_ids``, ``padding_mask`` (B, L); outputs ``sequen
 """
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import keras
 from keras import layers
 
 from keraslab.errors import ConfigError
 from keraslab.models.layers import ACTIVATIONS, Embeddings, TransformerBlock
+
+if TYPE_CHECKING:
+    from keraslab.checkpoints.auto import Checkpoint
 
 # Google's bert_config.json and HF's config.json key -> our argument.
 CONFIG_KEYS = {
@@ -25,6 +29,8 @@ CONFIG_KEYS = {
 }
 # Their activation names -> ours.
 ACTIVATION_NAMES = {"gelu_new": "gelu_approximate", "gelu_pytorch_tanh": "gelu_approximate"}
+# Ours -> the name a config.json / bert_config.json carries.
+EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_approximate": "gelu_new", "relu": "relu"}
 ARGUMENTS = (
     "vocab_size",
     "num_layers",
@@ -51,6 +57,60 @@ def bert_options(config: Mapping) -> dict:
                 f"(or gelu_new / gelu_pytorch_tanh), got {options['activation']!r}."
             )
     return {key: value for key, value in options.items() if key in ARGUMENTS}
+
+
+# With a checkpoint, the architecture is the checkpoint's; only these may be set from config.
+CHECKPOINT_OVERRIDES = ("dropout", "attention_dropout")
+
+
+def encoder_from_config(
+    vocab_size: int, encoder: Mapping
+) -> tuple[keras.Model, "Checkpoint | None"]:
+    """An encoder built from config, and the checkpoint its weights are to come from (or None).
+
+    ``encoder`` holds :func:`build_bert` options (our names, or Google's / HF's config keys).
+    With ``encoder.checkpoint`` (an HF folder, a Google checkpoint, or ``minilm``) the architecture
+    is the checkpoint's (``dropout`` / ``attention_dropout`` may still be set), and ``vocab_size``
+    must match its vocab. The caller loads the weights, into the encoder or a model around it.
+    """
+    options = dict(encoder)
+    checkpoint = options.pop("checkpoint", None)
+    if not checkpoint:
+        return build_bert(vocab_size, **bert_options(options)), None
+    from keraslab.checkpoints.auto import find_checkpoint
+
+    found = find_checkpoint(checkpoint)
+    architecture = bert_options(found.config)
+    architecture.update({k: options[k] for k in CHECKPOINT_OVERRIDES if options.get(k) is not None})
+    return build_bert(**architecture), found
+
+
+def bert_architecture(model: keras.Model) -> dict:
+    """The :func:`build_bert` arguments that built ``model`` (read back from its layers)."""
+    embeddings = model.get_layer("embeddings").config
+    block = model.get_layer("layer_0").config
+    return {
+        "vocab_size": embeddings["vocab_size"],
+        "num_layers": sum(layer.name.startswith("layer_") for layer in model.layers),
+        "hidden_size": embeddings["hidden_size"],
+        "num_heads": block["num_heads"],
+        "intermediate_size": block["intermediate_size"],
+        "activation": block["activation"],
+        "dropout": block["dropout"],
+        "attention_dropout": block["attention_dropout"],
+        "max_positions": embeddings["max_positions"],
+        "type_vocab_size": embeddings["type_vocab_size"],
+        "layer_norm_epsilon": embeddings["layer_norm_epsilon"],
+    }
+
+
+def bert_config_json(architecture: Mapping, lowercase: bool) -> dict:
+    """``architecture`` (:func:`bert_architecture`) in the keys that both Google's
+    ``bert_config.json`` and HF's ``config.json`` use, plus ``do_lower_case`` for the tokenizer."""
+    our_keys = {ours: theirs for theirs, ours in CONFIG_KEYS.items()}
+    config = {our_keys.get(key, key): value for key, value in architecture.items()}
+    config["hidden_act"] = EXPORTED_ACTIVATIONS[architecture["activation"]]
+    return {**config, "initializer_range": 0.02, "model_type": "bert", "do_lower_case": lowercase}
 
 
 def build_bert(

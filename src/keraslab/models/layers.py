@@ -18,7 +18,7 @@ ACTIVATIONS = {
 }
 
 
-def _initializer():
+def bert_initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)
 
 
@@ -46,18 +46,21 @@ class Embeddings(layers.Layer):
             "layer_norm_epsilon": layer_norm_epsilon,
         }
         self.word_embeddings = layers.Embedding(
-            vocab_size, hidden_size, embeddings_initializer=_initializer(), name="word_embeddings"
+            vocab_size,
+            hidden_size,
+            embeddings_initializer=bert_initializer(),
+            name="word_embeddings",
         )
         self.position_embeddings = layers.Embedding(
             max_positions,
             hidden_size,
-            embeddings_initializer=_initializer(),
+            embeddings_initializer=bert_initializer(),
             name="position_embeddings",
         )
         self.token_type_embeddings = layers.Embedding(
             type_vocab_size,
             hidden_size,
-            embeddings_initializer=_initializer(),
+            embeddings_initializer=bert_initializer(),
             name="token_type_embeddings",
         )
         self.layer_norm = layers.LayerNormalization(epsilon=layer_norm_epsilon, name="LayerNorm")
@@ -104,11 +107,11 @@ class SelfAttention(layers.Layer):
         }
         self.num_heads = num_heads
         self.head_size = hidden_size // num_heads
-        self.query = layers.Dense(hidden_size, kernel_initializer=_initializer(), name="query")
-        self.key = layers.Dense(hidden_size, kernel_initializer=_initializer(), name="key")
-        self.value = layers.Dense(hidden_size, kernel_initializer=_initializer(), name="value")
+        self.query = layers.Dense(hidden_size, kernel_initializer=bert_initializer(), name="query")
+        self.key = layers.Dense(hidden_size, kernel_initializer=bert_initializer(), name="key")
+        self.value = layers.Dense(hidden_size, kernel_initializer=bert_initializer(), name="value")
         self.output_dense = layers.Dense(
-            hidden_size, kernel_initializer=_initializer(), name="output_dense"
+            hidden_size, kernel_initializer=bert_initializer(), name="output_dense"
         )
         self.dropout = layers.Dropout(attention_dropout)
 
@@ -173,10 +176,10 @@ class TransformerBlock(layers.Layer):
             epsilon=layer_norm_epsilon, name="attention_LayerNorm"
         )
         self.intermediate = layers.Dense(
-            intermediate_size, kernel_initializer=_initializer(), name="intermediate"
+            intermediate_size, kernel_initializer=bert_initializer(), name="intermediate"
         )
         self.output_dense = layers.Dense(
-            hidden_size, kernel_initializer=_initializer(), name="output_dense"
+            hidden_size, kernel_initializer=bert_initializer(), name="output_dense"
         )
         self.output_layer_norm = layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="output_LayerNorm"

@@ -21,6 +21,8 @@ SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 class WordPieceTokenizer:
     """``encode(first, second=None, maxlen=None)`` -> ``(token_ids, segment_ids)``.
 
+    ``vocab`` is a ``vocab.txt`` path (one token a line, the line number is the id) or the tokens.
+
     A pair encodes as ``[CLS] first [SEP] second [SEP]`` with segment ids 0 then 1; ``maxlen``
     truncates the texts as :func:`truncated_lengths` says.
     ``lowercase`` and ``strip_accents`` (default: same as ``lowercase``) suit uncased vocabs.
@@ -28,25 +30,20 @@ class WordPieceTokenizer:
 
     def __init__(
         self,
-        vocab_path: str | Path,
+        vocab: str | Path | Sequence[str],
         lowercase: bool = True,
         strip_accents: bool | None = None,
         max_input_chars_per_word: int = 100,
     ):
         from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 
-        self.vocab_path = Path(vocab_path)
-        if not self.vocab_path.is_file():
-            raise InputError(
-                f"vocab file {str(self.vocab_path)!r} does not exist; expected one token a line."
-            )
-        self.tokens = self.vocab_path.read_text(encoding="utf-8").splitlines()
+        self.tokens = _read_vocab(vocab) if isinstance(vocab, str | Path) else list(vocab)
+        self.lowercase = lowercase
         self.token_to_id = {token: index for index, token in enumerate(self.tokens)}
         missing = [token for token in SPECIALS if token not in self.token_to_id]
         if missing:
-            raise InputError(
-                f"vocab file {str(self.vocab_path)!r} lacks the special tokens {', '.join(missing)}."
-            )
+            source = f"vocab file {str(vocab)!r}" if isinstance(vocab, str | Path) else "the vocab"
+            raise InputError(f"{source} lacks the special tokens {', '.join(missing)}.")
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
             self.token_to_id[token] for token in SPECIALS
         )
@@ -70,6 +67,11 @@ class WordPieceTokenizer:
     @property
     def vocab_size(self) -> int:
         return len(self.tokens)
+
+    @property
+    def special_ids(self) -> tuple[int, ...]:
+        """The ids of [PAD], [UNK], [CLS], [SEP] and [MASK]."""
+        return (self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id)
 
     def save(self, path: str | Path) -> Path:
         """Write the vocab, one token a line."""
@@ -137,6 +139,13 @@ class WordPieceTokenizer:
         """Text from ids, special tokens dropped and ``##`` pieces joined (lossy: [UNK] stays)."""
         specials = {self.pad_id, self.cls_id, self.sep_id}
         return self._engine.decoder.decode([self.tokens[i] for i in token_ids if i not in specials])
+
+
+def _read_vocab(path: str | Path) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"vocab file {str(path)!r} does not exist; expected one token a line.")
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 def truncated_lengths(first: int, second: int, budget: int) -> tuple[int, int]:

@@ -1,23 +1,26 @@
-"""Index-addressable batches over in-memory arrays (a ``keras.utils.PyDataset``)."""
+"""Index-addressable batches over an encoded split (a ``keras.utils.PyDataset``)."""
 
 import math
 
 import keras
 import numpy as np
 
+from keraslab.data.encoded import EncodedSplit
+
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Batches of ``(inputs, labels)``; with ``shuffle`` the order is a seeded permutation per epoch.
+    """Batches of ``(inputs, labels)``, or ``(inputs, labels, sample_weights)``, from ``split``.
 
-    Epoch ``e`` uses ``numpy.random.default_rng((seed, e)).permutation(n)``, so the order depends
-    only on the seed and the epoch, never on the loader's workers. Every sample appears once an epoch.
+    With ``shuffle`` the order is ``numpy.random.default_rng((seed, e)).permutation(n)`` in epoch
+    ``e``, so it depends only on the seed and the epoch, never on the loader's workers; every
+    sample appears once an epoch. A split's ``transform`` gets ``default_rng((seed, e, index))``
+    for batch ``index``, so it too gives the same batch whichever worker builds it.
     ``epoch`` is the first epoch's number (non-zero when a run resumes).
     """
 
     def __init__(
         self,
-        inputs: dict[str, np.ndarray],
-        labels: np.ndarray,
+        split: EncodedSplit,
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,
@@ -29,8 +32,7 @@ class ArrayBatches(keras.utils.PyDataset):
         super().__init__(
             workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
         )
-        self.inputs = inputs
-        self.labels = labels
+        self.split = split
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -39,15 +41,23 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def _order_for(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
-            return np.arange(len(self.labels))
-        return np.random.default_rng((self.seed, epoch)).permutation(len(self.labels))
+            return np.arange(len(self.split))
+        return np.random.default_rng((self.seed, epoch)).permutation(len(self.split))
 
     def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
+        return math.ceil(len(self.split) / self.batch_size)
 
     def __getitem__(self, index: int):
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return {name: array[rows] for name, array in self.inputs.items()}, self.labels[rows]
+        split = self.split
+        inputs = {name: array[rows] for name, array in split.inputs.items()}
+        labels = None if split.labels is None else split.labels[rows]
+        if split.transform is not None:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            return split.transform(inputs, labels, rng)
+        if split.sample_weights is None:
+            return inputs, labels
+        return inputs, labels, split.sample_weights[rows]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

@@ -1,6 +1,7 @@
 """The Trainer: compile, ``fit`` with validation each epoch, best and last checkpoints, evaluate."""
 
 import math
+import os
 from pathlib import Path
 
 import keras
@@ -9,7 +10,7 @@ from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState
 
 
 class Trainer:
-    """Fits a classifier with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
+    """Fits a model (classifier or masked LM) with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
 
     ``last.keras`` is written after every epoch and ``best.keras`` when ``monitor`` improves;
     both hold the weights and the optimizer state. ``state.json`` follows ``last.keras`` and
@@ -38,9 +39,14 @@ class Trainer:
         self.verbose = verbose
 
     def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+        """Cross-entropy on logits and accuracy, both weighted by the batches' sample weights
+        when they have them: the loss is ``sum(w * ce) / sum(w)`` (for a masked LM, the mean
+        over the masked positions), and the plain mean without weights."""
         model.compile(
             optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=self.jit_compile,
         )
@@ -57,7 +63,7 @@ class Trainer:
     ) -> keras.callbacks.History:
         checkpoints = Path(run_dir) / "checkpoints"
         checkpoints.mkdir(parents=True, exist_ok=True)
-        best = keras.callbacks.ModelCheckpoint(
+        best = AtomicModelCheckpoint(
             checkpoints / BEST_CHECKPOINT,
             monitor=self.monitor,
             mode=self.monitor_mode,
@@ -73,7 +79,7 @@ class Trainer:
             validation_steps=self.validation_steps,
             verbose=self.verbose,
             callbacks=[
-                keras.callbacks.ModelCheckpoint(checkpoints / LAST_CHECKPOINT),
+                AtomicModelCheckpoint(checkpoints / LAST_CHECKPOINT),
                 best,
                 StateWriter(checkpoints, best, mlflow_run_id),
                 *callbacks,
@@ -89,6 +95,23 @@ class Trainer:
 
     def evaluate(self, model, batches) -> dict[str, float]:
         return model.evaluate(batches, steps=self.validation_steps, verbose=0, return_dict=True)
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` that writes ``x.partial.keras`` and renames it to ``x.keras``, so a
+    crash or Ctrl-C in the middle of a save leaves the previous checkpoint whole."""
+
+    def _save_model(self, epoch, batch, logs):
+        final = Path(self._get_file_path(epoch, batch, logs))
+        partial = final.with_name(f"{final.stem}.partial{final.suffix}")
+        partial.unlink(missing_ok=True)
+        self.filepath = str(partial)
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = str(final)
+        if partial.exists():
+            os.replace(partial, final)
 
 
 class StateWriter(keras.callbacks.Callback):
