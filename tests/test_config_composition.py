@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, compose_config
 from hydra.utils import instantiate
 
+from keraslab.loaders import Schedule, SplitBatches
 from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
 
 GROUPS = [
@@ -49,11 +50,12 @@ def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
     overrides = [f"{group}={option}", *COMPANIONS.get((group, option), [])]
     cfg = compose_config([*overrides, f"data.data_dir={corpus}"])
     data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
-    batches = instantiate(cfg.loader)(data.splits["train"], 8, shuffle=True, seed=0)
+    batches = SplitBatches(data.splits["train"], 8, shuffle=True, seed=0)
     model = instantiate(cfg.model)(**data.model_arguments)
     trainer = instantiate(cfg.trainer)
     trainer.compile(model, instantiate(cfg.optimizer))
-    batch = batches[0]
+    with instantiate(cfg.loader).open(Schedule(batches, 0, len(batches))) as fetcher:
+        batch = fetcher.get(0)
     logits = model(batch[0])
     assert logits.shape == (*batch[1].shape, model.output_shape[-1])
     assert np.isfinite(model.train_on_batch(*batch)[0])

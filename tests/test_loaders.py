@@ -1,46 +1,45 @@
-"""Batches over an encoded split: every sample once an epoch, in a seeded order."""
+"""Batches and loaders: every sample once an epoch in a seeded order, the same batches through
+every loader, and the stream that Keras reads (tf.data on TensorFlow, a PyDataset elsewhere)."""
 
+import keras
 import numpy as np
+import pytest
 
 from keraslab.data import EncodedSplit
-from keraslab.training import ArrayBatches
+from keraslab.loaders import InlineLoader, Schedule, SplitBatches, ThreadLoader, keras_input
+
+LOADERS = {"inline": InlineLoader(), "threads": ThreadLoader(workers=2, max_queue_size=3)}
 
 
-def epoch_rows(batches: ArrayBatches) -> np.ndarray:
-    return np.concatenate([batches[i][0]["x"][:, 0] for i in range(len(batches))])
+def numbered(n: int) -> EncodedSplit:
+    return EncodedSplit({"x": np.arange(n)[:, None]}, np.arange(n))
+
+
+def epoch_rows(batches: SplitBatches, epoch: int) -> np.ndarray:
+    return np.concatenate([batches.batch(epoch, i)[0]["x"][:, 0] for i in range(len(batches))])
 
 
 def test_every_sample_once_per_epoch_with_short_last_batch():
-    x = np.arange(10)[:, None]
-    batches = ArrayBatches(
-        EncodedSplit({"x": x}, np.arange(10)), batch_size=4, shuffle=True, seed=3
-    )
-    assert len(batches) == 3 and len(batches[2][1]) == 2
-    first = epoch_rows(batches)
-    batches.on_epoch_end()
-    second = epoch_rows(batches)
+    batches = SplitBatches(numbered(10), batch_size=4, shuffle=True, seed=3)
+    assert len(batches) == 3 and len(batches.batch(0, 2)[1]) == 2
+    first, second = epoch_rows(batches, 0), epoch_rows(batches, 1)
     assert sorted(first) == sorted(second) == list(range(10))
     assert not np.array_equal(first, second)
+    with pytest.raises(IndexError, match=r"batch index 3 is outside \[0, 3\)"):
+        batches.batch(0, 3)
 
 
 def test_order_depends_only_on_seed_and_epoch():
-    x = np.arange(50)[:, None]
-    one = ArrayBatches(EncodedSplit({"x": x}, np.arange(50)), batch_size=7, shuffle=True, seed=1)
-    two = ArrayBatches(
-        EncodedSplit({"x": x}, np.arange(50)), batch_size=7, shuffle=True, seed=1, workers=2
-    )
-    other = ArrayBatches(EncodedSplit({"x": x}, np.arange(50)), batch_size=7, shuffle=True, seed=2)
-    np.testing.assert_array_equal(epoch_rows(one), epoch_rows(two))
-    np.testing.assert_array_equal(epoch_rows(one), np.random.default_rng((1, 0)).permutation(50))
-    assert not np.array_equal(epoch_rows(one), epoch_rows(other))
-    unshuffled = ArrayBatches(EncodedSplit({"x": x}, np.arange(50)), batch_size=7)
-    np.testing.assert_array_equal(epoch_rows(unshuffled), np.arange(50))
+    one = SplitBatches(numbered(50), batch_size=7, shuffle=True, seed=1)
+    other = SplitBatches(numbered(50), batch_size=7, shuffle=True, seed=2)
+    np.testing.assert_array_equal(epoch_rows(one, 4), np.random.default_rng((1, 4)).permutation(50))
+    assert not np.array_equal(epoch_rows(one, 0), epoch_rows(other, 0))
+    np.testing.assert_array_equal(epoch_rows(SplitBatches(numbered(50), 7), 5), np.arange(50))
 
 
 def test_weights_ride_along_and_transforms_get_a_generator_per_seed_epoch_and_batch():
-    x = np.arange(6)[:, None]
-    weighted = ArrayBatches(EncodedSplit({"x": x}, np.arange(6), np.arange(6) / 10), batch_size=4)
-    inputs, labels, weights = weighted[1]
+    split = EncodedSplit({"x": np.arange(6)[:, None]}, np.arange(6), np.arange(6) / 10)
+    inputs, labels, weights = SplitBatches(split, batch_size=4).batch(0, 1)
     np.testing.assert_array_equal(inputs["x"][:, 0], [4, 5])
     np.testing.assert_array_equal(labels, [4, 5])
     np.testing.assert_array_equal(weights, [0.4, 0.5])
@@ -48,12 +47,85 @@ def test_weights_ride_along_and_transforms_get_a_generator_per_seed_epoch_and_ba
     def draw(inputs, labels, rng):
         return inputs, rng.integers(0, 1 << 30, len(labels))
 
-    split = EncodedSplit({"x": x}, np.arange(6), transform=draw)
-    batches = ArrayBatches(split, batch_size=4, shuffle=True, seed=5)
-    np.testing.assert_array_equal(
-        batches[1][1], np.random.default_rng((5, 0, 1)).integers(0, 1 << 30, 2)
-    )
-    repeat = ArrayBatches(split, batch_size=4, shuffle=True, seed=5)
-    np.testing.assert_array_equal(batches[0][1], repeat[0][1])
-    batches.on_epoch_end()
-    assert not np.array_equal(batches[0][1], repeat[0][1])
+    batches = SplitBatches(EncodedSplit(split.inputs, split.labels, transform=draw), 4, True, 5)
+    expected = np.random.default_rng((5, 2, 1)).integers(0, 1 << 30, 2)
+    np.testing.assert_array_equal(batches.batch(2, 1)[1], expected)
+
+
+def test_schedule_walks_epochs_of_capped_length():
+    batches = SplitBatches(numbered(10), batch_size=2, shuffle=True, seed=0)
+    schedule = Schedule(batches, first_epoch=3, per_epoch=2)
+    for position, (epoch, index) in enumerate([(3, 0), (3, 1), (4, 0), (4, 1), (5, 0)]):
+        np.testing.assert_array_equal(schedule(position)[1], batches.batch(epoch, index)[1])
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_every_loader_gives_exactly_the_scheduled_batches(name):
+    schedule = Schedule(SplitBatches(numbered(30), 4, shuffle=True, seed=9), 0, 8)
+    with LOADERS[name].open(schedule) as fetcher:
+        got = [fetcher.get(k)[1] for k in range(20)]
+        again = [fetcher.get(k)[1] for k in (0, 1, 2)]  # a new pass starts over
+    for position, labels in [*enumerate(got), *enumerate(again)]:
+        np.testing.assert_array_equal(labels, schedule(position)[1])
+
+
+def test_a_worker_exception_reaches_the_caller_with_its_message():
+    def produce(position):
+        if position == 3:
+            raise ValueError("bad line 3 in the corpus")
+        return position
+
+    with LOADERS["threads"].open(produce) as fetcher:
+        assert [fetcher.get(k) for k in range(3)] == [0, 1, 2]
+        with pytest.raises(ValueError, match="bad line 3 in the corpus"):
+            fetcher.get(3)
+
+
+def test_prefetching_stays_within_the_limit_and_the_queue_size():
+    asked = []
+
+    def produce(position):
+        asked.append(position)
+        return position
+
+    with ThreadLoader(workers=1, max_queue_size=2).open(produce, limit=4) as fetcher:
+        assert [fetcher.get(k) for k in range(4)] == [0, 1, 2, 3]
+    assert sorted(asked) == [0, 1, 2, 3]
+
+
+def keras_stream(data, count: int) -> list[np.ndarray]:
+    """The labels of the first ``count`` batches Keras would read, epoch by epoch."""
+    if keras.backend.backend() == "tensorflow":
+        return [labels.numpy() for _, labels in data.take(count)]
+    labels = []
+    while len(labels) < count:
+        data.on_epoch_begin()
+        labels += [data[i][1] for i in range(len(data))]
+        data.on_epoch_end()
+    return labels[:count]
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_keras_reads_the_schedule_across_epochs(name):
+    batches = SplitBatches(numbered(12), 4, shuffle=True, seed=1)
+    with keras_input(batches, LOADERS[name], first_epoch=2, steps=2, endless=True) as data:
+        stream = keras_stream(data, 6)
+    expected = [batches.batch(epoch, index)[1] for epoch in (2, 3, 4) for index in (0, 1)]
+    for got, want in zip(stream, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fit_through_inline_and_threads_gives_identical_weights():
+    rng = np.random.default_rng(0)
+    split = EncodedSplit({"x": rng.normal(size=(40, 3)).astype("float32")}, rng.normal(size=40))
+    batches = SplitBatches(split, 8, shuffle=True, seed=0)
+    weights = []
+    for loader in LOADERS.values():
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((3,), name="x")
+        model = keras.Model({"x": inputs}, keras.layers.Dense(1)(inputs))
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        with keras_input(batches, loader, endless=True) as data:
+            model.fit(data, epochs=3, steps_per_epoch=len(batches), shuffle=False, verbose=0)
+        weights.append(keras.ops.convert_to_numpy(model.layers[-1].kernel))
+    np.testing.assert_array_equal(weights[0], weights[1])

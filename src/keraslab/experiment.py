@@ -46,6 +46,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
         )
 
     # Keras (and TensorFlow) load only once the data has been read and checked.
+    from keraslab.loaders import SplitBatches
     from keraslab.optimizers import update_count
     from keraslab.tracking.keras_callback import TrackerCallback
     from keraslab.training.seeding import seed_everything
@@ -59,22 +60,16 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
         trainer.compile(model, instantiate(cfg.optimizer))
     tracker.log_text(_summary(model), "model_summary.txt")
 
-    make_batches = instantiate(cfg.loader)
-    first_epoch = resume.state.epochs_done if resume else 0
+    loader = instantiate(cfg.loader)
     batches = {
-        name: make_batches(
-            split,
-            cfg.data.batch_size,
-            shuffle=name == "train",
-            seed=cfg.seed,
-            epoch=first_epoch,
-        )
+        name: SplitBatches(split, cfg.data.batch_size, shuffle=name == "train", seed=cfg.seed)
         for name, split in data.splits.items()
     }
     history = trainer.fit(
         model,
         batches["train"],
         batches["valid"],
+        loader,
         run_dir,
         callbacks=[TrackerCallback(tracker, trainer.log_every_n_steps)],
         resume_state=resume.state if resume else None,
@@ -84,7 +79,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
     best_valid_accuracy = max(history.history.get("val_accuracy", []) + earlier_best)
     results = {"best_valid_accuracy": best_valid_accuracy}
     if "test" in batches:
-        test = trainer.evaluate(model, batches["test"])
+        test = trainer.evaluate(model, batches["test"], loader)
         results.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
     tracker.log_metrics(results, update_count(model.optimizer))
     if cfg.get("export"):

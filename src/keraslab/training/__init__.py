@@ -1,6 +1,5 @@
-"""Training: the Trainer that fits a model, seeding, and batch loaders."""
+"""Training: the Trainer that fits a model, and seeding."""
 
-from keraslab.training.loaders import ArrayBatches
 from keraslab.training.trainer import Trainer
 
-__all__ = ["ArrayBatches", "Trainer"]
+__all__ = ["Trainer"]

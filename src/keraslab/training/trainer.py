@@ -6,6 +6,7 @@ from pathlib import Path
 
 import keras
 
+from keraslab.loaders import SplitBatches, keras_input
 from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState
 
 
@@ -54,8 +55,9 @@ class Trainer:
     def fit(
         self,
         model,
-        train,
-        valid,
+        train: SplitBatches,
+        valid: SplitBatches,
+        loader,
         run_dir: Path,
         callbacks=(),
         resume_state: TrainingState | None = None,
@@ -70,21 +72,27 @@ class Trainer:
             save_best_only=True,
             initial_value_threshold=resume_state.best if resume_state else None,
         )
-        return model.fit(
-            train,
-            validation_data=valid,
-            epochs=self.epochs,
-            initial_epoch=resume_state.epochs_done if resume_state else 0,
-            steps_per_epoch=self.steps_per_epoch,
-            validation_steps=self.validation_steps,
-            verbose=self.verbose,
-            callbacks=[
-                AtomicModelCheckpoint(checkpoints / LAST_CHECKPOINT),
-                best,
-                StateWriter(checkpoints, best, mlflow_run_id),
-                *callbacks,
-            ],
-        )
+        first_epoch = resume_state.epochs_done if resume_state else 0
+        with (
+            keras_input(train, loader, first_epoch, self.steps_per_epoch, endless=True) as x,
+            keras_input(valid, loader, steps=self.validation_steps) as validation_data,
+        ):
+            return model.fit(
+                x,
+                validation_data=validation_data,
+                epochs=self.epochs,
+                initial_epoch=first_epoch,
+                steps_per_epoch=_steps(self.steps_per_epoch, train),
+                shuffle=False,  # the batches' order is already seeded per epoch
+                validation_steps=_steps(self.validation_steps, valid),
+                verbose=self.verbose,
+                callbacks=[
+                    AtomicModelCheckpoint(checkpoints / LAST_CHECKPOINT),
+                    best,
+                    StateWriter(checkpoints, best, mlflow_run_id),
+                    *callbacks,
+                ],
+            )
 
     @staticmethod
     def restore(checkpoint: Path) -> keras.Model:
@@ -93,8 +101,15 @@ class Trainer:
 
         return keras.saving.load_model(checkpoint)
 
-    def evaluate(self, model, batches) -> dict[str, float]:
-        return model.evaluate(batches, steps=self.validation_steps, verbose=0, return_dict=True)
+    def evaluate(self, model, batches: SplitBatches, loader) -> dict[str, float]:
+        with keras_input(batches, loader, steps=self.validation_steps) as x:
+            return model.evaluate(
+                x, steps=_steps(self.validation_steps, batches), verbose=0, return_dict=True
+            )
+
+
+def _steps(cap: int | None, batches: SplitBatches) -> int:
+    return min(cap or len(batches), len(batches))
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -1,0 +1,45 @@
+"""Index-addressable batches over an encoded split: batch ``index`` of epoch ``epoch``, always the same."""
+
+import math
+
+import numpy as np
+
+from keraslab.data.encoded import EncodedSplit
+
+
+class SplitBatches:
+    """``batch(epoch, index)``: ``(inputs, labels)``, or ``(inputs, labels, sample_weights)``.
+
+    With ``shuffle`` the rows of epoch ``e`` follow ``numpy.random.default_rng((seed, e))
+    .permutation(n)``; without, their stored order. A split's ``transform`` gets
+    ``default_rng((seed, e, index))``. So a batch depends only on (seed, epoch, index), never on
+    which worker builds it or when, and every sample appears once an epoch (the last batch may be
+    short). Holds only arrays and picklable callables, so it can be sent to worker processes.
+    """
+
+    def __init__(self, split: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0):
+        self.split = split
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.split))
+        return np.random.default_rng((self.seed, epoch)).permutation(len(self.split))
+
+    def batch(self, epoch: int, index: int) -> tuple:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} is outside [0, {len(self)})")
+        rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
+        split = self.split
+        inputs = {name: array[rows] for name, array in split.inputs.items()}
+        labels = None if split.labels is None else split.labels[rows]
+        if split.transform is not None:
+            return split.transform(inputs, labels, np.random.default_rng((self.seed, epoch, index)))
+        if split.sample_weights is None:
+            return inputs, labels
+        return inputs, labels, split.sample_weights[rows]

@@ -1,0 +1,102 @@
+"""Hand batches to ``model.fit`` / ``evaluate`` in the form each Keras backend reads fastest.
+
+Batches form a stream of positions: position ``k`` is batch ``k % per_epoch`` of epoch
+``first_epoch + k // per_epoch`` (:class:`Schedule`). On TensorFlow the stream is a ``tf.data``
+pipeline, ``range -> numpy_function(fetcher.get)``; Keras's own route for Python batches,
+``Dataset.from_generator``, keeps a thread busy that halved the training speed of the sentiment
+classifier on 2 cores (0.85 s against 0.38 s a step). Other backends read a ``PyDataset``.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from keraslab.loaders.batches import SplitBatches
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``position -> batch``: batch ``k % per_epoch`` of epoch ``first_epoch + k // per_epoch``.
+
+    ``per_epoch`` may be below ``len(batches)`` (a capped epoch: the first batches of each
+    epoch's order). Picklable, so process workers can run it.
+    """
+
+    batches: SplitBatches
+    first_epoch: int
+    per_epoch: int
+
+    def __call__(self, position: int) -> tuple:
+        epoch, index = divmod(position, self.per_epoch)
+        return self.batches.batch(self.first_epoch + epoch, index)
+
+
+@contextmanager
+def keras_input(
+    batches: SplitBatches,
+    loader,
+    first_epoch: int = 0,
+    steps: int | None = None,
+    endless: bool = False,
+) -> Iterator:
+    """What ``model.fit`` / ``evaluate`` take for ``batches`` read through ``loader``.
+
+    ``steps`` caps each epoch (None: all batches). ``endless`` (training) streams one epoch after
+    another, for ``fit(steps_per_epoch=steps)``; otherwise each pass is the same single epoch
+    (validation, test). The loader's workers stop when the context ends.
+    """
+    per_epoch = min(steps or len(batches), len(batches))
+    schedule = Schedule(batches, first_epoch, per_epoch)
+    limit = None if endless else per_epoch
+    with loader.open(schedule, limit) as fetcher:
+        if keras.backend.backend() == "tensorflow":
+            yield _tf_dataset(fetcher, schedule(0), limit)
+        else:
+            yield _EpochBatches(fetcher, per_epoch, endless)
+
+
+def _tf_dataset(fetcher, example: tuple, limit: int | None):
+    import tensorflow as tf
+
+    flat_example = tf.nest.flatten(example)
+    dtypes = [tf.as_dtype(np.asarray(part).dtype) for part in flat_example]
+    shapes = [tf.TensorShape([None, *np.shape(part)[1:]]) for part in flat_example]
+
+    def produce(position):
+        return [np.asarray(part) for part in tf.nest.flatten(fetcher.get(int(position)))]
+
+    def pack(*parts):
+        fixed = [tf.ensure_shape(part, shape) for part, shape in zip(parts, shapes, strict=True)]
+        return tf.nest.pack_sequence_as(example, fixed)
+
+    positions = tf.data.Dataset.counter() if limit is None else tf.data.Dataset.range(limit)
+    fetched = positions.map(
+        lambda position: tuple(tf.numpy_function(produce, [position], dtypes, stateful=True))
+    )
+    return fetched.map(pack)
+
+
+class _EpochBatches(keras.utils.PyDataset):
+    """The stream as a ``PyDataset``: item ``i`` of the ``e``-th epoch Keras begins is position
+    ``e * per_epoch + i`` (always ``i`` unless ``endless``). Epochs are counted at their start,
+    because Keras also ends an epoch when it resets an iterator before training."""
+
+    def __init__(self, fetcher, per_epoch: int, endless: bool):
+        super().__init__()
+        self.fetcher = fetcher
+        self.per_epoch = per_epoch
+        self.endless = endless
+        self.epochs_begun = 0
+
+    def __len__(self) -> int:
+        return self.per_epoch
+
+    def on_epoch_begin(self) -> None:
+        self.epochs_begun += 1
+
+    def __getitem__(self, index: int) -> tuple:
+        epoch = max(self.epochs_begun - 1, 0) if self.endless else 0
+        return self.fetcher.get(epoch * self.per_epoch + index)
