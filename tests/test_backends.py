@@ -10,8 +10,15 @@ from conftest import TINY_MODEL, run_script, runs_of
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_debug_run_under_jax(corpus, tracking_uri, tmp_path, monkeypatch):
     monkeypatch.setitem(os.environ, "KERAS_BACKEND", "jax")
+    wrappers = ["optimizer=lamb", "optimizer.lookahead_k=2", "optimizer.ema=0.9"]
     result = run_script(
-        ["trainer=debug", *TINY_MODEL, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"],
+        [
+            "trainer=debug",
+            *TINY_MODEL,
+            *wrappers,
+            f"data.data_dir={corpus}",
+            f"hydra.run.dir={tmp_path}/run",
+        ],
         tracking_uri,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -21,3 +28,4 @@ def test_debug_run_under_jax(corpus, tracking_uri, tmp_path, monkeypatch):
     losses = client.get_metric_history(run.info.run_id, "loss")
     assert [m.step for m in losses] == [2, 4, 6, 8, 10, 12]
     assert 0.0 < run.data.metrics["best_valid_accuracy"] <= 1.0
+    assert 0.0 < run.data.metrics["best_valid_ema_accuracy"] <= 1.0

@@ -31,6 +31,24 @@ def test_default_config_passes():
             "optimizer.ema=1.5",
             "optimizer.ema must be null or a number in [0.0, 1.0), got 1.5 (float)",
         ),
+        (
+            "optimizer.lookahead_k=0",
+            "optimizer.lookahead_k must be null or an integer >= 1, got 0 (int)",
+        ),
+        (
+            "optimizer.schedule={-5:1.0}",
+            "optimizer.schedule must be null or a non-empty mapping {step >= 0: multiplier >= 0}, "
+            "got {-5: 1.0} (DictConfig)",
+        ),
+        (
+            "optimizer.weight_decay_exclude=[LayerNorm,'bias(']",
+            "optimizer.weight_decay_exclude must be a list of regular expressions, "
+            "got ['LayerNorm', 'bias('] (ListConfig)",
+        ),
+        (
+            "optimizer.layer_adaptation=maybe",
+            "optimizer.layer_adaptation must be one of True, False, got 'maybe' (str)",
+        ),
         ("trainer.epochs=abc", "trainer.epochs must be an integer >= 1, got 'abc' (str)"),
         ("trainer.epochs=true", "trainer.epochs must be an integer >= 1, got True (bool)"),
         ("data.batch_size=0", "data.batch_size must be an integer >= 1, got 0 (int)"),
@@ -66,7 +84,7 @@ def test_unknown_optimizer_name_lists_the_choices():
     from keraslab.optimizers import build_optimizer
 
     with pytest.raises(
-        ConfigError, match=r"optimizer\.name must be one of adam, adamw, sgd, got 'adamx'"
+        ConfigError, match=r"optimizer\.name must be one of adam, sgd, rmsprop, lion, got 'adamx'"
     ):
         build_optimizer("adamx", 1e-3)
     with pytest.raises(

@@ -18,6 +18,7 @@ GROUPS = [
     "loader",
     "model",
     "optimizer",
+    "accumulation",
     "trainer",
     "logger",
     "paths",

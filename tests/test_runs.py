@@ -357,3 +357,45 @@ def test_a_model_that_does_not_fit_the_data_stops_before_training(corpus, tmp_pa
         "the data provides num_classes, vocab_size, and the model takes no num_classes."
     ) in result.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_ema_over_accumulation_logs_update_steps_and_validates_both_weight_sets(
+    corpus, tracking_uri, tmp_path
+):
+    args = [*DEBUG, "optimizer.ema=0.9", "optimizer.accum_steps=2", "optimizer=lookahead"]
+    result = run_script(
+        [*args, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"], tracking_uri
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, (run,) = runs_of(tracking_uri)
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert (params["optimizer.ema"], params["optimizer.accum_steps"]) == ("0.9", "2")
+    assert params["optimizer.lookahead_k"] == "5"
+    # 6 micro-batches an epoch, 2 per update: 3 updates an epoch, loss every 2 updates.
+    assert [step for step, _ in loss_history(client, run.info.run_id)] == [2, 4, 6]
+    for name in ("valid_accuracy", "valid_ema_accuracy", "valid_ema_loss"):
+        assert [m.step for m in client.get_metric_history(run.info.run_id, name)] == [3, 6], name
+    assert {"test_accuracy", "test_ema_accuracy", "best_valid_ema_accuracy"} <= set(
+        run.data.metrics
+    )
+
+
+def test_ema_ablation_is_one_sweep_with_a_child_per_setting(corpus, tracking_uri, tmp_path):
+    result = run_script(
+        [
+            "experiment=ema_ablation",
+            *DEBUG,
+            f"data.data_dir={corpus}",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+        ],
+        tracking_uri,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = runs_of(tracking_uri)
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) == 4 and len(children) == 3
+    assert sorted(r.data.params["optimizer.ema"] for r in children) == ["0.99", "0.999", "None"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    with_ema = [r for r in children if r.data.params["optimizer.ema"] != "None"]
+    assert all("best_valid_ema_accuracy" in r.data.metrics for r in with_ema)

@@ -4,7 +4,7 @@ Hydra parses ``key=abc`` on the command line into a string and ``key=3`` into an
 the wrong type reaches us silently; these checks catch it before any data is read or model built.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -60,6 +60,38 @@ def one_of(*choices) -> Check:
     return check
 
 
+def regexes(value) -> str | None:
+    import re
+
+    expected = "a list of regular expressions"
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return expected
+    if not all(isinstance(v, str) for v in value):
+        return expected
+    try:
+        for pattern in value:
+            re.compile(pattern)
+    except re.error:
+        return expected
+    return None
+
+
+def schedule_points(value) -> str | None:
+    expected = "a non-empty mapping {step >= 0: multiplier >= 0}"
+    if not hasattr(value, "items") or not value:
+        return expected
+    for step, multiplier in value.items():
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            return expected
+        if (
+            isinstance(multiplier, bool)
+            or not isinstance(multiplier, int | float)
+            or multiplier < 0
+        ):
+            return expected
+    return None
+
+
 def string(value) -> str | None:
     return None if isinstance(value, str) and value else "a non-empty string"
 
@@ -68,6 +100,7 @@ CHECKS: dict[str, Check] = {
     "seed": integer(0),
     "resume": optional(string),
     "export": one_of(None, "google", "hf"),
+    "export_weights": one_of("ema", "raw"),
     "data.data_dir": string,
     "data.maxlen": integer(3),
     "data.batch_size": integer(1),
@@ -86,9 +119,18 @@ CHECKS: dict[str, Check] = {
     "model.head_dropout": number(0.0, 1.0, high_inclusive=False),
     "optimizer.name": string,
     "optimizer.learning_rate": positive_number,
-    "optimizer.ema": optional(number(0.0, 1.0, high_inclusive=False)),
-    "optimizer.accum_steps": integer(1),
+    "optimizer.schedule": optional(schedule_points),
     "optimizer.clipnorm": optional(positive_number),
+    "optimizer.weight_decay": optional(number(0.0, 1.0)),
+    "optimizer.weight_decay_exclude": regexes,
+    "optimizer.layer_adaptation": one_of(True, False),
+    "optimizer.layer_adaptation_exclude": regexes,
+    "optimizer.lazy": optional(regexes),
+    "optimizer.accum_steps": integer(1),
+    "optimizer.lookahead_k": optional(integer(1)),
+    "optimizer.lookahead_alpha": number(0.0, 1.0, low_inclusive=False),
+    "optimizer.ema": optional(number(0.0, 1.0, high_inclusive=False)),
+    "optimizer.ema_warmup": one_of(True, False),
     "trainer.epochs": integer(1),
     "trainer.steps_per_epoch": optional(integer(1)),
     "trainer.validation_steps": optional(integer(1)),

@@ -4,9 +4,11 @@
 best validation accuracy, the metric a sweeper optimizes. With ``resume=<run dir>`` it goes on
 from that run's last checkpoint, in the same run folder and MLflow run. With ``export=google`` or
 ``export=hf`` the trained model is also written as a checkpoint folder (``<run dir>/checkpoint``)
-that ``model.encoder.checkpoint=`` loads.
+that ``model.encoder.checkpoint=`` loads; with an EMA optimizer it holds the averaged weights
+unless ``export_weights=raw``. EMA runs also report test metrics on the averaged weights.
 """
 
+import contextlib
 import inspect
 import io
 from pathlib import Path
@@ -47,7 +49,7 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
 
     # Keras (and TensorFlow) load only once the data has been read and checked.
     from keraslab.loaders import SplitBatches
-    from keraslab.optimizers import update_count
+    from keraslab.optimizers import ExponentialMovingAverage, find_wrapper, update_count
     from keraslab.tracking.keras_callback import TrackerCallback
     from keraslab.training.seeding import seed_everything
 
@@ -78,14 +80,23 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
     earlier_best = [resume.state.best] if resume and resume.state.best is not None else []
     best_valid_accuracy = max(history.history.get("val_accuracy", []) + earlier_best)
     results = {"best_valid_accuracy": best_valid_accuracy}
+    ema = find_wrapper(model.optimizer, ExponentialMovingAverage)
+    if "val_ema_accuracy" in history.history:
+        results["best_valid_ema_accuracy"] = max(history.history["val_ema_accuracy"])
     if "test" in batches:
         test = trainer.evaluate(model, batches["test"], loader)
         results.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
+        if ema is not None:
+            with ema.averaged_weights():
+                test = trainer.evaluate(model, batches["test"], loader)
+            results.update(test_ema_loss=test["loss"], test_ema_accuracy=test["accuracy"])
     tracker.log_metrics(results, update_count(model.optimizer))
     if cfg.get("export"):
         from keraslab.checkpoints.export import export_checkpoint
 
-        folder = export_checkpoint(model, data.tokenizer, run_dir / "checkpoint", cfg.export)
+        use_ema = ema is not None and cfg.get("export_weights", "ema") == "ema"
+        with ema.averaged_weights() if use_ema else contextlib.nullcontext():
+            folder = export_checkpoint(model, data.tokenizer, run_dir / "checkpoint", cfg.export)
         tracker.log_artifacts(folder, "checkpoint")
     return best_valid_accuracy
 

@@ -26,6 +26,10 @@ class SplitBatches:
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
 
+    def rows(self, index: int) -> int:
+        """How many samples batch ``index`` holds (the last one may be short)."""
+        return min(self.batch_size, len(self.split) - index * self.batch_size)
+
     def order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
             return np.arange(len(self.split))

@@ -1,57 +1,80 @@
-"""Build an optimizer from the ``optimizer`` config group.
+"""Build an optimizer from the ``optimizer`` config group: a base optimizer and its wrappers.
 
-The group is flat so that toggles compose on the command line: ``optimizer=adamw``
-picks the base optimizer, ``optimizer.learning_rate=3e-4`` sets its rate, and the wrapper
-toggles ``optimizer.ema=0.999`` and ``optimizer.accum_steps=4`` apply to whichever base is
-chosen. For now the toggles use Keras's built-in ``use_ema`` and ``gradient_accumulation_steps``.
+The group is flat, so toggles compose on the command line with any base: ``optimizer=sgd
+optimizer.ema=0.999 optimizer.accum_steps=4``. The stack, innermost first, is
+
+    base (learning rate x schedule) -> WeightDecay -> LayerAdaptation -> LazyUpdates
+        -> GradientAccumulation -> Lookahead -> ExponentialMovingAverage
+
+so weight decay sits inside the trust ratio (LAMB), accumulation feeds averaged gradients to
+every update-shaping wrapper, and lookahead and EMA advance on real updates only.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import keras
-from keras import ops
 
 from keraslab.errors import ConfigError
+from keraslab.optimizers.accumulation import GradientAccumulation
+from keraslab.optimizers.ema import ExponentialMovingAverage
+from keraslab.optimizers.layer_adaptation import LayerAdaptation
+from keraslab.optimizers.lazy import LazyUpdates
+from keraslab.optimizers.lookahead import Lookahead
+from keraslab.optimizers.schedule import PiecewiseLinear
+from keraslab.optimizers.weight_decay import NO_DECAY, WeightDecay
 
 BASE_OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
     "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "lion": keras.optimizers.Lion,
 }
 
 
 def build_optimizer(
     name: str,
     learning_rate: float,
-    ema: float | None = None,
-    accum_steps: int = 1,
+    schedule: Mapping | None = None,
     clipnorm: float | None = None,
     hyperparameters: Mapping | None = None,
+    weight_decay: float | None = None,
+    weight_decay_exclude: Sequence[str] = NO_DECAY,
+    layer_adaptation: bool = False,
+    layer_adaptation_exclude: Sequence[str] = NO_DECAY,
+    lazy: Sequence[str] | None = None,
+    accum_steps: int = 1,
+    lookahead_k: int | None = None,
+    lookahead_alpha: float = 0.5,
+    ema: float | None = None,
+    ema_warmup: bool = False,
 ) -> keras.optimizers.Optimizer:
-    """The base optimizer ``name`` with its ``hyperparameters`` (beta_1, momentum, ...).
-
-    ``ema``: keep ``shadow <- ema * shadow + (1 - ema) * w`` after every update (None: off).
-    ``accum_steps``: average gradients over n micro-batches and apply them once.
-    """
+    """The base optimizer ``name`` (``hyperparameters``: beta_1, momentum, ...) and the wrappers
+    whose settings are given: ``weight_decay`` (rate), ``layer_adaptation``, ``lazy`` (path
+    regexes), ``accum_steps`` > 1, ``lookahead_k``, ``ema`` (decay). ``schedule``
+    (``{step: multiplier}``) makes the learning rate piecewise-linear in real updates."""
     if name not in BASE_OPTIMIZERS:
         raise ConfigError(
             f"optimizer.name must be one of {', '.join(BASE_OPTIMIZERS)}, got {name!r}."
         )
-    options = dict(hyperparameters or {})
-    options.update(learning_rate=learning_rate, clipnorm=clipnorm)
-    if ema is not None:
-        options.update(use_ema=True, ema_momentum=ema)
-    if accum_steps > 1:
-        options.update(gradient_accumulation_steps=accum_steps)
+    rate = PiecewiseLinear(learning_rate, schedule) if schedule else learning_rate
+    options = {**(hyperparameters or {}), "learning_rate": rate, "clipnorm": clipnorm}
     try:
-        return BASE_OPTIMIZERS[name](**options)
+        optimizer = BASE_OPTIMIZERS[name](**options)
     except (TypeError, ValueError) as error:
         raise ConfigError(
             f"optimizer.hyperparameters {dict(hyperparameters or {})} are not valid for "
             f"optimizer {name!r}: {error}"
         ) from error
-
-
-def update_count(optimizer: keras.optimizers.Optimizer) -> int:
-    """Real optimizer updates so far (Keras's ``iterations`` skips accumulation micro-steps)."""
-    return int(ops.convert_to_numpy(optimizer.iterations))
+    if weight_decay:
+        optimizer = WeightDecay(optimizer, weight_decay, weight_decay_exclude)
+    if layer_adaptation:
+        optimizer = LayerAdaptation(optimizer, layer_adaptation_exclude)
+    if lazy:
+        optimizer = LazyUpdates(optimizer, lazy)
+    if accum_steps > 1:
+        optimizer = GradientAccumulation(optimizer, accum_steps)
+    if lookahead_k:
+        optimizer = Lookahead(optimizer, lookahead_k, lookahead_alpha)
+    if ema is not None:
+        optimizer = ExponentialMovingAverage(optimizer, ema, ema_warmup)
+    return optimizer

@@ -10,12 +10,15 @@ EPOCH_METRIC_NAMES = {
     "accuracy": "train_accuracy",
     "val_loss": "valid_loss",
     "val_accuracy": "valid_accuracy",
+    "val_ema_loss": "valid_ema_loss",
+    "val_ema_accuracy": "valid_ema_accuracy",
 }
 
 
 class TrackerCallback(keras.callbacks.Callback):
     """Every ``every_n_steps`` updates: ``loss`` (running mean of the epoch) and ``learning_rate``.
-    Every epoch: ``train_loss``, ``train_accuracy``, ``valid_loss``, ``valid_accuracy`` and ``epoch``.
+    Every epoch: ``train_loss``, ``train_accuracy``, ``valid_loss``, ``valid_accuracy`` and ``epoch``
+    (and ``valid_ema_loss``, ``valid_ema_accuracy`` when validation also ran on EMA weights).
 
     The step of every metric is the number of optimizer updates so far, so runs with gradient
     accumulation line up with runs without it.

@@ -7,7 +7,9 @@ from pathlib import Path
 import keras
 
 from keraslab.loaders import SplitBatches, keras_input
+from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
 from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState
+from keraslab.training.ema_validation import EmaValidation
 
 
 class Trainer:
@@ -17,6 +19,9 @@ class Trainer:
     both hold the weights and the optimizer state. ``state.json`` follows ``last.keras`` and
     records what a resumed run needs (see :mod:`keraslab.resume`).
     ``steps_per_epoch`` / ``validation_steps`` cap an epoch (None: the whole split).
+    When the optimizer keeps a moving average of the weights and ``ema_validation`` is on, each
+    epoch is validated on the average too (``val_ema_*`` metrics); under gradient accumulation
+    the optimizer learns the epoch's batch sizes, so a short last batch counts for its size.
     """
 
     def __init__(
@@ -29,6 +34,7 @@ class Trainer:
         monitor_mode: str = "max",
         jit_compile: bool | str = "auto",
         verbose: int | str = "auto",
+        ema_validation: bool = True,
     ):
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
@@ -38,6 +44,7 @@ class Trainer:
         self.monitor_mode = monitor_mode
         self.jit_compile = jit_compile
         self.verbose = verbose
+        self.ema_validation = ema_validation
 
     def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
         """Cross-entropy on logits and accuracy, both weighted by the batches' sample weights
@@ -73,18 +80,26 @@ class Trainer:
             initial_value_threshold=resume_state.best if resume_state else None,
         )
         first_epoch = resume_state.epochs_done if resume_state else 0
+        steps_per_epoch = _steps(self.steps_per_epoch, train)
+        accumulation = find_wrapper(model.optimizer, GradientAccumulation)
+        if accumulation is not None:
+            accumulation.set_micro_batch_sizes([train.rows(i) for i in range(steps_per_epoch)])
+        ema = find_wrapper(model.optimizer, ExponentialMovingAverage)
+        validation_steps = _steps(self.validation_steps, valid)
         with (
             keras_input(train, loader, first_epoch, self.steps_per_epoch, endless=True) as x,
             keras_input(valid, loader, steps=self.validation_steps) as validation_data,
         ):
+            if ema is not None and self.ema_validation:
+                callbacks = [EmaValidation(ema, validation_data, validation_steps), *callbacks]
             return model.fit(
                 x,
                 validation_data=validation_data,
                 epochs=self.epochs,
                 initial_epoch=first_epoch,
-                steps_per_epoch=_steps(self.steps_per_epoch, train),
+                steps_per_epoch=steps_per_epoch,
                 shuffle=False,  # the batches' order is already seeded per epoch
-                validation_steps=_steps(self.validation_steps, valid),
+                validation_steps=validation_steps,
                 verbose=self.verbose,
                 callbacks=[
                     AtomicModelCheckpoint(checkpoints / LAST_CHECKPOINT),

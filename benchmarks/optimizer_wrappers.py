@@ -1,0 +1,223 @@
+"""Optimizer wrappers on the sentiment classifier: step time against bare Adam and Keras's
+built-in EMA and accumulation, and the peak memory of accumulation against a big batch.
+
+Step time: every candidate is the default classifier (2 x 128 encoder, batch 64 x 128, a
+5,000-token vocab) compiled as the Trainer compiles it, with the same initial weights; they
+take turns (A/B interleaved) for ``--repeats`` rounds of ``--steps`` training steps after
+warm-up, and the median per step is compared with bare Adam. A step is one micro-batch, so an
+accumulating optimizer's time includes its non-update steps.
+
+Memory: each setting runs in its own process; the peak resident memory while training, minus
+the resident memory once the model is built, is the training working set.
+
+    python benchmarks/optimizer_wrappers.py            # writes benchmarks/results/optimizer_wrappers.md
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe
+
+RESULTS = Path(__file__).parent / "results"
+VOCAB, MAXLEN, BATCH = 5000, 128, 64
+ENCODER = dict(num_layers=2, hidden_size=128, num_heads=4, intermediate_size=256, max_positions=MAXLEN)
+
+
+def candidates() -> dict:
+    import keras
+
+    from keraslab.optimizers import (
+        ExponentialMovingAverage,
+        GradientAccumulation,
+        LayerAdaptation,
+        LazyUpdates,
+        Lookahead,
+        WeightDecay,
+    )
+
+    def adam(**options):
+        return keras.optimizers.Adam(1e-3, **options)
+
+    return {
+        "Adam": adam,
+        "WeightDecay(Adam)": lambda: WeightDecay(adam(), 0.01),
+        "LayerAdaptation(Adam)": lambda: LayerAdaptation(adam()),
+        "LazyUpdates(Adam)": lambda: LazyUpdates(adam(), ["word_embeddings"]),
+        "Lookahead(Adam)": lambda: Lookahead(adam(), 5),
+        "EMA(Adam)": lambda: ExponentialMovingAverage(adam(), 0.999),
+        "Accumulation(Adam, 4)": lambda: GradientAccumulation(adam(), 4),
+        "EMA(Lookahead(Accumulation(Adam, 4)))": lambda: ExponentialMovingAverage(
+            Lookahead(GradientAccumulation(adam(), 4), 5), 0.999
+        ),
+        "Keras Adam(use_ema)": lambda: adam(use_ema=True, ema_momentum=0.999),
+        "Keras Adam(gradient_accumulation_steps=4)": lambda: adam(gradient_accumulation_steps=4),
+    }
+
+
+def batch(size: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(MAXLEN // 4, MAXLEN + 1, size)
+    mask = (np.arange(MAXLEN)[None] < lengths[:, None]).astype("int32")
+    inputs = {
+        "token_ids": (rng.integers(5, VOCAB, (size, MAXLEN)) * mask).astype("int32"),
+        "segment_ids": np.zeros((size, MAXLEN), "int32"),
+        "padding_mask": mask,
+    }
+    return inputs, rng.integers(0, 2, size).astype("int32")
+
+
+def compiled_classifier(optimizer):
+    import keras
+
+    from keraslab.models import build_classifier
+    from keraslab.training import Trainer
+
+    keras.utils.set_random_seed(0)
+    model = build_classifier(VOCAB, 2, ENCODER)
+    Trainer().compile(model, optimizer)
+    return model
+
+
+def step_times(repeats: int, steps: int, warmup: int) -> dict[str, list[float]]:
+    x, y = batch(BATCH)
+    models = {name: compiled_classifier(make()) for name, make in candidates().items()}
+    for model in models.values():
+        for _ in range(warmup):
+            model.train_on_batch(x, y)
+    times = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                model.train_on_batch(x, y)
+            times[name].append((time.perf_counter() - start) / steps)
+    return times
+
+
+def peak_memory(batch_size: int, accum_steps: int, steps: int) -> dict[str, float]:
+    """Run in a child process: resident memory (MiB) once built, and its peak while training."""
+    command = [sys.executable, __file__, "--memory-child", f"{batch_size},{accum_steps},{steps}"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def memory_child(spec: str) -> None:
+    import keras
+
+    from keraslab.optimizers import GradientAccumulation
+
+    batch_size, accum_steps, steps = map(int, spec.split(","))
+    optimizer = keras.optimizers.Adam(1e-3)
+    if accum_steps > 1:
+        optimizer = GradientAccumulation(optimizer, accum_steps)
+    model = compiled_classifier(optimizer)
+    x, y = batch(batch_size)
+    model.predict_on_batch(x)
+    built = resident_mib()
+    baseline_peak = peak_mib()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    print(json.dumps({"built": built, "peak": max(peak_mib(), baseline_peak)}))
+
+
+def resident_mib() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_table(times: dict[str, list[float]]) -> str:
+    base = statistics.median(times["Adam"])
+    rows = [
+        "| optimizer | median ms/step | range ms | ratio to Adam |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, values in times.items():
+        median = statistics.median(values)
+        rows.append(
+            f"| {name} | {1000 * median:.1f} | {1000 * min(values):.1f}–{1000 * max(values):.1f} "
+            f"| {median / base:.3f} |"
+        )
+    ours_vs_keras = [
+        ("EMA(Adam)", "Keras Adam(use_ema)"),
+        ("Accumulation(Adam, 4)", "Keras Adam(gradient_accumulation_steps=4)"),
+    ]
+    rows += ["", "| ours | Keras built-in | ratio ours / Keras |", "| --- | --- | --- |"]
+    for ours, theirs in ours_vs_keras:
+        ratio = statistics.median(times[ours]) / statistics.median(times[theirs])
+        rows.append(f"| {ours} | {theirs} | {ratio:.3f} |")
+    return "\n".join(rows)
+
+
+def memory_table(micro: int, accum: int, steps: int) -> str:
+    settings = {
+        f"batch {micro}": (micro, 1),
+        f"batch {micro} x accumulation {accum}": (micro, accum),
+        f"batch {micro * accum}": (micro * accum, 1),
+    }
+    measured = {name: peak_memory(size, n, steps) for name, (size, n) in settings.items()}
+    working = {name: m["peak"] - m["built"] for name, m in measured.items()}
+    base = working[f"batch {micro}"]
+    rows = [
+        "| setting | resident once built MiB | peak while training MiB | training working set MiB "
+        f"| ratio to batch {micro} |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, m in measured.items():
+        rows.append(
+            f"| {name} | {m['built']:.0f} | {m['peak']:.0f} | {working[name]:.0f} "
+            f"| {working[name] / base:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--steps", type=int, default=8, help="training steps per timed turn")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--memory-micro-batch", type=int, default=16)
+    parser.add_argument("--memory-accum", type=int, default=8)
+    parser.add_argument("--memory-steps", type=int, default=16)
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+
+    times = step_times(args.repeats, args.steps, args.warmup)
+    memory = memory_table(args.memory_micro_batch, args.memory_accum, args.memory_steps)
+    report = "\n\n".join(
+        [
+            "# Optimizer wrappers: step time and memory",
+            f"Machine: {describe()}. Command: `{' '.join(['python', *sys.argv])}`.",
+            f"## Step time (classifier, batch {BATCH} x {MAXLEN}; {args.repeats} interleaved "
+            f"rounds of {args.steps} steps after {args.warmup} warm-up steps)",
+            time_table(times),
+            f"## Peak memory ({args.memory_steps} training steps, each setting in its own process)",
+            memory,
+        ]
+    )
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "optimizer_wrappers.md"
+    path.write_text(report + "\n")
+    print(report)
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Gradient accumulation over any optimizer: n micro-batches per real update."""
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from keraslab.optimizers.wrapper import OptimizerWrapper, run_if
+
+
+@keras.saving.register_keras_serializable(package="keraslab")
+class GradientAccumulation(OptimizerWrapper):
+    """Apply ``g = sum_i s_i g_i / sum_i s_i`` once every ``steps`` micro-batches.
+
+    ``s_i`` is micro-batch ``i``'s size: 1 each unless :meth:`set_micro_batch_sizes` gave the
+    sizes of an epoch's batches, in which case a short last batch counts for what it holds, and
+    the update equals one on the whole window's samples. Between updates the inner optimizer is
+    not called: its step counter, its schedule, its moments, and every wrapper outside this one
+    (lookahead, EMA) advance only on real updates.
+    """
+
+    def __init__(self, inner, steps: int = 2, name=None):
+        super().__init__(inner, name=name)
+        self.steps = steps
+        self.micro_batch_sizes: np.ndarray | None = None
+
+    def set_micro_batch_sizes(self, sizes: Sequence[float]) -> None:
+        """Sizes of the batches of one epoch, in order (set before ``fit`` traces its step)."""
+        self.micro_batch_sizes = np.asarray(sizes, dtype="float32")
+
+    def build(self, var_list):
+        super().build(var_list)
+        self.sums = self.add_optimizer_variables(var_list, "accumulated")
+        self.weight = self.add_variable((), initializer="zeros", name="accumulated_weight")
+        self.micro_step = self.add_variable((), initializer="zeros", dtype="int", name="micro_step")
+
+    def _micro_batch_size(self):
+        if self.micro_batch_sizes is None:
+            return ops.ones((), self.weight.dtype)
+        index = ops.mod(self.micro_step.value, len(self.micro_batch_sizes))
+        sizes = ops.convert_to_tensor(self.micro_batch_sizes, self.weight.dtype)
+        return ops.take(sizes, index)
+
+    def _apply(self, grads, variables):
+        size = self._micro_batch_size()
+        sums = [
+            total.value if g is None else total.value + ops.cast(size, g.dtype) * g
+            for g, total in zip(grads, self._accumulators(variables), strict=True)
+        ]
+        weight = self.weight.value + size
+        is_update = ops.equal(ops.mod(self.micro_step.value + 1, self.steps), 0)
+
+        def update():
+            mean = [
+                None if g is None else s / ops.cast(weight, s.dtype)
+                for g, s in zip(grads, sums, strict=True)
+            ]
+            self.inner.apply(mean, variables)
+
+        run_if(is_update, update, [*variables, *self.inner.variables])
+        for total, value in zip(self._accumulators(variables), sums, strict=True):
+            total.assign(ops.where(is_update, ops.zeros_like(value), value))
+        self.weight.assign(ops.where(is_update, 0.0, weight))
+        self.micro_step.assign_add(1)
+
+    def _accumulators(self, variables):
+        return [self.sums[self._get_variable_index(v)] for v in variables]
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}

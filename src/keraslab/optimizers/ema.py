@@ -1,0 +1,75 @@
+"""An exponential moving average of the weights, over any optimizer (and any other wrapper)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import keras
+from keras import ops
+
+from keraslab.optimizers.wrapper import OptimizerWrapper
+
+
+@keras.saving.register_keras_serializable(package="keraslab")
+class ExponentialMovingAverage(OptimizerWrapper):
+    """After each real update: ``shadow <- m * shadow + (1 - m) * w``.
+
+    ``m = decay``, or with ``warmup`` ``m = min(decay, (1 + t) / (10 + t))``, ``t`` the number of
+    real updates before this one. Shadows start as copies of the weights (as they are before the
+    first update), so they need no bias correction. Training always continues on the raw weights; :meth:`averaged_weights` puts the
+    shadows in their place for evaluation or export and restores the raw ones bit for bit. The
+    shadows are optimizer variables, so every checkpoint holds both weight sets. Put this wrapper
+    outermost: with accumulation inside it, micro-steps do not move the average.
+    """
+
+    def __init__(self, inner, decay: float = 0.999, warmup: bool = False, name=None):
+        super().__init__(inner, name=name)
+        self.decay = decay
+        self.warmup = warmup
+
+    def build(self, var_list):
+        super().build(var_list)
+        self.shadows = self.add_optimizer_variables(var_list, "average")
+
+    def decay_at(self, updates_before):
+        """``m`` for the update that follows ``updates_before`` real updates."""
+        if not self.warmup:
+            return ops.convert_to_tensor(self.decay, "float32")
+        t = ops.cast(updates_before, "float32")
+        return ops.minimum(self.decay, (1.0 + t) / (10.0 + t))
+
+    def _apply(self, grads, variables):
+        before = ops.copy(self.iterations)
+        # Until the first real update the shadows follow the weights (set here, not in build,
+        # which Keras may run inside a traced step).
+        for variable in variables:
+            shadow = self.shadows[self._get_variable_index(variable)]
+            shadow.assign(ops.where(ops.equal(before, 0), variable.value, shadow.value))
+        self.inner.apply(grads, variables)
+        happened = self.iterations > before
+        decay = self.decay_at(before)
+        for variable in variables:
+            shadow = self.shadows[self._get_variable_index(variable)]
+            m = ops.cast(decay, variable.dtype)
+            averaged = m * shadow.value + (1 - m) * variable.value
+            shadow.assign(ops.where(happened, averaged, shadow.value))
+
+    @contextmanager
+    def averaged_weights(self) -> Iterator[None]:
+        """Inside the context the trained variables hold the averages; after it, their own values.
+        Before the first update the averages are the weights themselves: nothing is swapped."""
+        if not self.built or int(ops.convert_to_numpy(self.iterations)) == 0:
+            yield
+            return
+        variables = self._trainable_variables
+        raw = [ops.convert_to_numpy(v) for v in variables]
+        for variable, shadow in zip(variables, self.shadows, strict=True):
+            # A copy: on JAX a shared buffer would be freed when evaluation donates the weights.
+            variable.assign(ops.convert_to_numpy(shadow))
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, raw, strict=True):
+                variable.assign(value)
+
+    def get_config(self):
+        return {**super().get_config(), "decay": self.decay, "warmup": self.warmup}

@@ -1,0 +1,40 @@
+"""Decoupled weight decay over any optimizer (AdamW's rule, with exclusions that work)."""
+
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any
+
+# Variable paths that are not decayed by default: LayerNorm parameters and biases.
+NO_DECAY = ("LayerNorm", "layer_norm", "bias$")
+
+
+@keras.saving.register_keras_serializable(package="keraslab")
+class WeightDecay(OptimizerWrapper):
+    """``w <- w - lr * u - lr * rate * w``: the inner update ``u`` plus a decay that bypasses it.
+
+    ``lr`` is the inner optimizer's learning rate at this update (schedule included). Variables
+    whose *path* (``layer_0/attention_LayerNorm/gamma``) matches a regex in ``exclude`` are not
+    decayed; Keras's own ``exclude_from_weight_decay`` matches only the short name (``gamma``),
+    so a pattern such as ``LayerNorm`` silently matches nothing there. The decay is applied before
+    the inner update, which for optimizers whose update does not read ``w`` (Adam, SGD, RMSprop,
+    Lion) is the rule above exactly; over plain Adam this is ``keras.optimizers.AdamW``.
+    """
+
+    def __init__(self, inner, rate: float = 0.01, exclude: Sequence[str] = NO_DECAY, name=None):
+        super().__init__(inner, name=name)
+        self.rate = rate
+        self.exclude = tuple(exclude)
+
+    def _apply(self, grads, variables):
+        learning_rate = self.inner.learning_rate
+        for gradient, variable in zip(grads, variables, strict=True):
+            if gradient is not None and not matches_any(variable.path, self.exclude):
+                shrink = ops.cast(learning_rate * self.rate, variable.dtype)
+                variable.assign(variable - shrink * variable)
+        self.inner.apply(grads, variables)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "exclude": list(self.exclude)}
