@@ -30,7 +30,9 @@ from machine import describe
 
 RESULTS = Path(__file__).parent / "results"
 VOCAB, MAXLEN, BATCH = 5000, 128, 64
-ENCODER = dict(num_layers=2, hidden_size=128, num_heads=4, intermediate_size=256, max_positions=MAXLEN)
+ENCODER = dict(
+    num_layers=2, hidden_size=128, num_heads=4, intermediate_size=256, max_positions=MAXLEN
+)
 
 
 def candidates() -> dict:

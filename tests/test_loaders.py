@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from keraslab.data import EncodedSplit
-from keraslab.loaders import InlineLoader, Schedule, SplitBatches, ThreadLoader, keras_input
+from keraslab.loaders import InlineLoader, ProcessLoader, Schedule, SplitBatches, ThreadLoader
+from keraslab.loaders.keras_input import keras_input
 
 LOADERS = {"inline": InlineLoader(), "threads": ThreadLoader(workers=2, max_queue_size=3)}
 
@@ -115,12 +116,18 @@ def test_keras_reads_the_schedule_across_epochs(name):
         np.testing.assert_array_equal(got, want)
 
 
-def test_fit_through_inline_and_threads_gives_identical_weights():
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", ["threads", "processes"])
+def test_fit_through_inline_and_workers_gives_identical_weights(name):
     rng = np.random.default_rng(0)
     split = EncodedSplit({"x": rng.normal(size=(40, 3)).astype("float32")}, rng.normal(size=40))
     batches = SplitBatches(split, 8, shuffle=True, seed=0)
+    workers = {
+        "threads": LOADERS["threads"],
+        "processes": ProcessLoader(workers=2, max_queue_size=4),
+    }
     weights = []
-    for loader in LOADERS.values():
+    for loader in (LOADERS["inline"], workers[name]):
         keras.utils.set_random_seed(0)
         inputs = keras.Input((3,), name="x")
         model = keras.Model({"x": inputs}, keras.layers.Dense(1)(inputs))
@@ -129,3 +136,33 @@ def test_fit_through_inline_and_threads_gives_identical_weights():
             model.fit(data, epochs=3, steps_per_epoch=len(batches), shuffle=False, verbose=0)
         weights.append(keras.ops.convert_to_numpy(model.layers[-1].kernel))
     np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_inline_builds_nothing_ahead_of_the_model():
+    """No hidden prefetching (tf.data injects one by default): after batch k is handed over,
+    only batches 0..k have been built. A slow machine can only hide a prefetch, not fake one."""
+    import time
+
+    built = []
+    batches = SplitBatches(numbered(12), 2)
+
+    class Recording(InlineLoader):
+        def open(self, produce, limit=None):
+            def record(position):
+                built.append(position)
+                return produce(position)
+
+            return super().open(record, limit)
+
+    with keras_input(batches, Recording(), endless=True) as data:
+        if keras.backend.backend() == "tensorflow":
+            iterator = iter(data)
+            for k in range(3):
+                next(iterator)
+                time.sleep(0.3)  # room for a prefetch to happen, if there were one
+                assert built == list(range(k + 1))
+        else:
+            data.on_epoch_begin()
+            for k in range(3):
+                data[k]
+                assert built == list(range(k + 1))

@@ -1,7 +1,16 @@
-"""Batches and the loaders that bring them to the model (the ``loader`` config group)."""
+"""Batches and the loaders that bring them to the model (the ``loader`` config group).
 
-from keraslab.loaders.batches import SplitBatches
-from keraslab.loaders.fetchers import InlineLoader, ThreadLoader
-from keraslab.loaders.keras_input import Schedule, keras_input
+This package imports no Keras, so loader worker processes start light; the feed into
+``model.fit`` is :func:`keraslab.loaders.keras_input.keras_input`.
+"""
 
-__all__ = ["InlineLoader", "Schedule", "SplitBatches", "ThreadLoader", "keras_input"]
+from keraslab.loaders.batches import Schedule, SplitBatches
+from keraslab.loaders.fetchers import InlineLoader, ProcessLoader, ThreadLoader
+
+__all__ = [
+    "InlineLoader",
+    "ProcessLoader",
+    "Schedule",
+    "SplitBatches",
+    "ThreadLoader",
+]

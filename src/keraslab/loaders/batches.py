@@ -1,6 +1,10 @@
-"""Index-addressable batches over an encoded split: batch ``index`` of epoch ``epoch``, always the same."""
+"""Index-addressable batches over an encoded split, and the schedule that walks them epoch by epoch.
+
+Nothing here imports Keras: worker processes unpickle these objects and stay light.
+"""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,3 +51,20 @@ class SplitBatches:
         if split.sample_weights is None:
             return inputs, labels
         return inputs, labels, split.sample_weights[rows]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``position -> batch``: batch ``k % per_epoch`` of epoch ``first_epoch + k // per_epoch``.
+
+    ``per_epoch`` may be below ``len(batches)`` (a capped epoch: the first batches of each
+    epoch's order). Picklable, so process workers can run it.
+    """
+
+    batches: SplitBatches
+    first_epoch: int
+    per_epoch: int
+
+    def __call__(self, position: int) -> tuple:
+        epoch, index = divmod(position, self.per_epoch)
+        return self.batches.batch(self.first_epoch + epoch, index)

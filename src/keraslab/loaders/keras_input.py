@@ -1,37 +1,21 @@
 """Hand batches to ``model.fit`` / ``evaluate`` in the form each Keras backend reads fastest.
 
 Batches form a stream of positions: position ``k`` is batch ``k % per_epoch`` of epoch
-``first_epoch + k // per_epoch`` (:class:`Schedule`). On TensorFlow the stream is a ``tf.data``
-pipeline, ``range -> numpy_function(fetcher.get)``; Keras's own route for Python batches,
-``Dataset.from_generator``, keeps a thread busy that halved the training speed of the sentiment
-classifier on 2 cores (0.85 s against 0.38 s a step). Other backends read a ``PyDataset``.
+``first_epoch + k // per_epoch`` (:class:`~keraslab.loaders.batches.Schedule`). On TensorFlow
+the stream is a ``tf.data`` pipeline, ``range -> numpy_function(fetcher.get)``, with tf.data's
+own prefetching off, so that the loader alone decides what is built ahead (``inline``: nothing);
+Keras's own route for Python batches, ``Dataset.from_generator``, keeps a thread busy that
+halved the training speed of the sentiment classifier on 2 cores (0.85 s against 0.38 s a
+step). Other backends read a ``PyDataset``.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-from keraslab.loaders.batches import SplitBatches
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """``position -> batch``: batch ``k % per_epoch`` of epoch ``first_epoch + k // per_epoch``.
-
-    ``per_epoch`` may be below ``len(batches)`` (a capped epoch: the first batches of each
-    epoch's order). Picklable, so process workers can run it.
-    """
-
-    batches: SplitBatches
-    first_epoch: int
-    per_epoch: int
-
-    def __call__(self, position: int) -> tuple:
-        epoch, index = divmod(position, self.per_epoch)
-        return self.batches.batch(self.first_epoch + epoch, index)
+from keraslab.loaders.batches import Schedule, SplitBatches
 
 
 @contextmanager
@@ -76,7 +60,10 @@ def _tf_dataset(fetcher, example: tuple, limit: int | None):
     fetched = positions.map(
         lambda position: tuple(tf.numpy_function(produce, [position], dtypes, stateful=True))
     )
-    return fetched.map(pack)
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False
+    options.autotune.enabled = False
+    return fetched.map(pack).with_options(options)
 
 
 class _EpochBatches(keras.utils.PyDataset):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import keras
 
-from keraslab.loaders import SplitBatches, keras_input
+from keraslab.loaders import SplitBatches
+from keraslab.loaders.keras_input import keras_input
 from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
 from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState
 from keraslab.training.ema_validation import EmaValidation
