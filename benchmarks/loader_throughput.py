@@ -15,11 +15,11 @@ time (waiting on data). The warm-up also hides the start of worker processes. Lo
 turns for ``--repeats`` rounds; medians and ranges are reported.
 
 What to expect on 2 cores, with ``--tf-threads`` (default 1) for the model and the other core
-for batch building. tf.data prefetches one batch ahead on a thread of its own, so even inline
-builds the next batch while a step runs, as far as the GIL lets it: inline takes between
-max(step, data) and step + data a batch. Processes need step + data seconds of CPU a batch over
-two cores, so at best max(step, (step + data) / 2): no waiting while data <= step, and a gain
-over a perfectly overlapped inline of at most 2 data / (step + data), 1.6x at data = 4 steps.
+for batch building. Inline builds each batch when the model asks for it (``keras_input`` turns
+off tf.data's own prefetching), so a batch takes step + data seconds. Threads overlap the two
+only as far as the GIL lets them. Processes need step + data seconds of CPU a batch over two
+cores, so at best max(step, (step + data) / 2) a batch: 2x inline at data = step, and no
+waiting while data <= step.
 
     python benchmarks/loader_throughput.py              # writes benchmarks/results/loader_throughput.md
     python benchmarks/loader_throughput.py --quick      # a few steps: checks the pipeline; writes

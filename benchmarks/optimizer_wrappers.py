@@ -4,7 +4,8 @@ built-in EMA and accumulation, and the peak memory of accumulation against a big
 Step time: every candidate is the default classifier (2 x 128 encoder, batch 64 x 128, a
 5,000-token vocab) compiled as the Trainer compiles it, with the same initial weights; they
 take turns (A/B interleaved) for ``--repeats`` rounds of ``--steps`` training steps after
-warm-up, and the median per step is compared with bare Adam. A step is one micro-batch, so an
+warm-up; each round's time is divided by bare Adam's in the same round, and the median of
+those ratios is reported. A step is one micro-batch, so an
 accumulating optimizer's time includes its non-update steps.
 
 Memory: each setting runs in its own process; the peak resident memory while training, minus
@@ -16,7 +17,6 @@ the resident memory once the model is built, is the training working set.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -125,43 +125,52 @@ def memory_child(spec: str) -> None:
     model = compiled_classifier(optimizer)
     x, y = batch(batch_size)
     model.predict_on_batch(x)
-    built = resident_mib()
-    baseline_peak = peak_mib()
+    built = status_mib("VmRSS")
     for _ in range(steps):
         model.train_on_batch(x, y)
-    print(json.dumps({"built": built, "peak": max(peak_mib(), baseline_peak)}))
+    print(json.dumps({"built": built, "peak": status_mib("VmHWM")}))
 
 
-def resident_mib() -> float:
+def status_mib(field: str) -> float:
+    """A memory field of /proc/self/status in MiB: VmRSS (resident now) or VmHWM (its peak in
+    this process image; unlike getrusage's maxrss it does not carry over from the parent)."""
     with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
+        line = next(line for line in status if line.startswith(f"{field}:"))
     return int(line.split()[1]) / 1024
 
 
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def time_table(times: dict[str, list[float]]) -> str:
-    base = statistics.median(times["Adam"])
+    """Median ms/step, and the ratio to Adam as the median of per-round ratios: each round
+    compares turns taken seconds apart, which cancels most of the machine's drift."""
+    base = times["Adam"]
+
+    def ratios(name: str) -> list[float]:
+        return [t / b for t, b in zip(times[name], base, strict=True)]
+
     rows = [
-        "| optimizer | median ms/step | range ms | ratio to Adam |",
-        "| --- | --- | --- | --- |",
+        "| optimizer | median ms/step | range ms | ratio to Adam (median of rounds) | "
+        "interquartile range of the ratio |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, values in times.items():
-        median = statistics.median(values)
+        q1, _, q3 = statistics.quantiles(ratios(name), n=4)
         rows.append(
-            f"| {name} | {1000 * median:.1f} | {1000 * min(values):.1f}–{1000 * max(values):.1f} "
-            f"| {median / base:.3f} |"
+            f"| {name} | {1000 * statistics.median(values):.1f} "
+            f"| {1000 * min(values):.1f}–{1000 * max(values):.1f} "
+            f"| {statistics.median(ratios(name)):.3f} | {q1:.3f}–{q3:.3f} |"
         )
     ours_vs_keras = [
         ("EMA(Adam)", "Keras Adam(use_ema)"),
         ("Accumulation(Adam, 4)", "Keras Adam(gradient_accumulation_steps=4)"),
     ]
-    rows += ["", "| ours | Keras built-in | ratio ours / Keras |", "| --- | --- | --- |"]
+    rows += [
+        "",
+        "| ours | Keras built-in | ratio ours / Keras (median of rounds) |",
+        "| --- | --- | --- |",
+    ]
     for ours, theirs in ours_vs_keras:
-        ratio = statistics.median(times[ours]) / statistics.median(times[theirs])
-        rows.append(f"| {ours} | {theirs} | {ratio:.3f} |")
+        paired = [a / b for a, b in zip(times[ours], times[theirs], strict=True)]
+        rows.append(f"| {ours} | {theirs} | {statistics.median(paired):.3f} |")
     return "\n".join(rows)
 
 
@@ -189,8 +198,8 @@ def memory_table(micro: int, accum: int, steps: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--steps", type=int, default=8, help="training steps per timed turn")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=5, help="training steps per timed turn")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--memory-micro-batch", type=int, default=16)
     parser.add_argument("--memory-accum", type=int, default=8)
