@@ -8,8 +8,9 @@ warm-up; each round's time is divided by bare Adam's in the same round, and the 
 those ratios is reported. A step is one micro-batch, so an
 accumulating optimizer's time includes its non-update steps.
 
-Memory: each setting runs in its own process; the peak resident memory while training, minus
-the resident memory once the model is built, is the training working set.
+Memory: each setting runs in its own process; its peak resident memory is compared with batch
+b's, and so is the training working set: the peak minus the resident memory once the model is
+built (which leaves out what every setting holds: the interpreter, TensorFlow, the weights).
 
     python benchmarks/optimizer_wrappers.py            # writes benchmarks/results/optimizer_wrappers.md
 """
@@ -182,16 +183,16 @@ def memory_table(micro: int, accum: int, steps: int) -> str:
     }
     measured = {name: peak_memory(size, n, steps) for name, (size, n) in settings.items()}
     working = {name: m["peak"] - m["built"] for name, m in measured.items()}
-    base = working[f"batch {micro}"]
+    base = measured[f"batch {micro}"]["peak"], working[f"batch {micro}"]
     rows = [
-        "| setting | resident once built MiB | peak while training MiB | training working set MiB "
-        f"| ratio to batch {micro} |",
-        "| --- | --- | --- | --- | --- |",
+        "| setting | resident once built MiB | peak while training MiB "
+        f"| peak ratio to batch {micro} | training working set MiB | working-set ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, m in measured.items():
         rows.append(
-            f"| {name} | {m['built']:.0f} | {m['peak']:.0f} | {working[name]:.0f} "
-            f"| {working[name] / base:.2f} |"
+            f"| {name} | {m['built']:.0f} | {m['peak']:.0f} | {m['peak'] / base[0]:.2f} "
+            f"| {working[name]:.0f} | {working[name] / base[1]:.2f} |"
         )
     return "\n".join(rows)
 
