@@ -225,10 +225,9 @@ def main() -> None:
         f"batch takes {one_pass * 1000:.1f} ms. {args.workers} workers, queue 10; "
         f"{args.steps} steps measured after {args.warmup} warm-up steps; {args.repeats} "
         "interleaved rounds. *Waiting on data*: seconds spent in `fetcher.get` for the measured "
-        "steps' batches over the wall time. On TensorFlow, tf.data prefetches one batch ahead "
-        "on a thread of its own (its injected prefetch), so inline's `get` builds the batch "
-        "while the previous step runs: its share is the time spent building batches, partly "
-        "overlapped; with workers, `get` only waits for a batch not yet built.",
+        "steps' batches over the wall time. Inline builds each batch when the model asks for "
+        "it (tf.data's own prefetching is off), so its share is the time spent building "
+        "batches; with workers, `get` only waits for a batch not yet built.",
     ]
     for ratio in args.data_to_step:
         split.transform.passes = max(1, round(ratio * step / one_pass))
