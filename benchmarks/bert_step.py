@@ -5,8 +5,11 @@ same objective (a 2-way Dense head on [CLS], cross-entropy, Adam). The implement
 (A/B interleaved) for ``--repeats`` rounds after warm-up; medians and ranges are reported, with
 ratios against the fastest torch configuration. Results go to ``benchmarks/results/``.
 
-    python benchmarks/bert_step.py                          # TensorFlow backend
-    KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend (appends its table)
+The keras-hub peer needs ``.venv/bin/pip install --no-deps keras-hub==0.32.0`` (it is skipped,
+with a message, when missing).
+
+    python benchmarks/bert_step.py --jit                    # TensorFlow backend, also with XLA
+    KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend: results/bert_step_jax.md
 """
 
 import argparse
