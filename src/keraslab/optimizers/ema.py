@@ -39,19 +39,22 @@ class ExponentialMovingAverage(OptimizerWrapper):
 
     def _apply(self, grads, variables):
         before = ops.copy(self.iterations)
-        # Until the first real update the shadows follow the weights (set here, not in build,
-        # which Keras may run inside a traced step).
-        for variable in variables:
-            shadow = self.shadows[self._get_variable_index(variable)]
-            shadow.assign(ops.where(ops.equal(before, 0), variable.value, shadow.value))
+        # Until the first real update the shadows follow the weights (chosen here, not set in
+        # build, which Keras may run inside a traced step); one assignment per shadow a step.
+        starts = [
+            ops.where(ops.equal(before, 0), variable.value, self._shadow(variable).value)
+            for variable in variables
+        ]
         self.inner.apply(grads, variables)
         happened = self.iterations > before
         decay = self.decay_at(before)
-        for variable in variables:
-            shadow = self.shadows[self._get_variable_index(variable)]
+        for variable, start in zip(variables, starts, strict=True):
             m = ops.cast(decay, variable.dtype)
-            averaged = m * shadow.value + (1 - m) * variable.value
-            shadow.assign(ops.where(happened, averaged, shadow.value))
+            averaged = m * start + (1 - m) * variable.value
+            self._shadow(variable).assign(ops.where(happened, averaged, start))
+
+    def _shadow(self, variable):
+        return self.shadows[self._get_variable_index(variable)]
 
     @contextmanager
     def averaged_weights(self) -> Iterator[None]:
