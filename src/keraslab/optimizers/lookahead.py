@@ -25,21 +25,22 @@ class Lookahead(OptimizerWrapper):
 
     def _apply(self, grads, variables):
         before = ops.copy(self.iterations)
-        # Until the first real update the slow weights follow the weights (set here, not in
-        # build, which Keras may run inside a traced step).
-        for variable in variables:
-            slow = self.slow[self._get_variable_index(variable)]
-            slow.assign(ops.where(ops.equal(before, 0), variable.value, slow.value))
+        # Until the first real update the slow weights follow the weights (chosen here, not set
+        # in build, which Keras may run inside a traced step); one assignment per slow weight.
+        starts = [
+            ops.where(ops.equal(before, 0), variable.value, self._slow(variable).value)
+            for variable in variables
+        ]
         self.inner.apply(grads, variables)
         after = self.iterations
         sync = ops.logical_and(after > before, ops.equal(ops.mod(after, self.k), 0))
-        for variable in variables:
-            slow = self.slow[self._get_variable_index(variable)]
-            pulled = slow.value + ops.cast(self.alpha, variable.dtype) * (
-                variable.value - slow.value
-            )
-            slow.assign(ops.where(sync, pulled, slow.value))
+        for variable, start in zip(variables, starts, strict=True):
+            pulled = start + ops.cast(self.alpha, variable.dtype) * (variable.value - start)
+            self._slow(variable).assign(ops.where(sync, pulled, start))
             variable.assign(ops.where(sync, pulled, variable.value))
+
+    def _slow(self, variable):
+        return self.slow[self._get_variable_index(variable)]
 
     def get_config(self):
         return {**super().get_config(), "k": self.k, "alpha": self.alpha}
