@@ -9,10 +9,17 @@ The keras-hub peer needs ``.venv/bin/pip install --no-deps keras-hub==0.32.0`` (
 with a message, when missing).
 
     python benchmarks/bert_step.py --jit                    # TensorFlow backend, also with XLA
+    python benchmarks/bert_step.py --tf-onednn off          # TensorFlow's stock CPU kernels
+    python benchmarks/bert_step.py --tf-inter-op 1          # one op at a time (thread setting)
     KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend: results/bert_step_jax.md
+
+TensorFlow settings (oneDNN kernels, which keraslab turns on by default, and the inter-op thread
+pool) apply to the whole process, so keras-hub runs under the same ones; each setting writes
+its own results file.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -160,12 +167,31 @@ def main() -> None:
     parser.add_argument(
         "--jit", action="store_true", help="also time ours with jit_compile=True (XLA)"
     )
+    parser.add_argument(
+        "--tf-onednn",
+        choices=("on", "off"),
+        default="on",
+        help="TF_ENABLE_ONEDNN_OPTS (keraslab's default: on)",
+    )
+    parser.add_argument(
+        "--tf-inter-op",
+        type=int,
+        default=0,
+        help="TensorFlow inter-op threads (0: TensorFlow's default, one per core)",
+    )
     args = parser.parse_args()
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.tf_onednn == "on" else "0"
 
     import keras
 
     data = batch(args.batch, args.length)
     backend = keras.backend.backend()
+    settings = ""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_inter_op_parallelism_threads(args.tf_inter_op)
+        settings = f"; TensorFlow oneDNN {args.tf_onednn}, inter-op threads {args.tf_inter_op or 'default'}"
     implementations = {
         "transformers/torch": torch_steps(data),
         "transformers/torch fused Adam": torch_steps(data, fused=True),
@@ -191,7 +217,7 @@ def main() -> None:
     report = "\n\n".join(
         [
             f"## Keras backend: {backend}",
-            f"Machine: {describe()}; torch threads 2. Batch {args.batch} x {args.length}, MiniLM-L6 config, "
+            f"Machine: {describe()}; torch threads 2{settings}. Batch {args.batch} x {args.length}, MiniLM-L6 config, "
             f"{args.repeats} interleaved rounds after {args.warmup} warm-up steps each. "
             f"Command: `{' '.join(['python', *sys.argv])}`.",
             table("Training step", train, fastest_torch),
@@ -199,7 +225,9 @@ def main() -> None:
         ]
     )
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"bert_step_{backend}.md"
+    suffix = "" if args.tf_onednn == "on" else "_onednn_off"
+    suffix += f"_inter_op_{args.tf_inter_op}" if args.tf_inter_op else ""
+    path = RESULTS / f"bert_step_{backend}{suffix if backend == 'tensorflow' else ''}.md"
     path.write_text("# BERT encoder: training step and inference\n\n" + report + "\n")
     print(report)
     print(f"\nwritten to {path}")

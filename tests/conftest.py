@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import keraslab  # noqa: F401  (sets TensorFlow's defaults before any test module imports keras)
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KERASLAB_ROOT", str(ROOT))
 
