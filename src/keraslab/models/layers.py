@@ -119,22 +119,20 @@ class SelfAttention(layers.Layer):
         for dense in (self.query, self.key, self.value, self.output_dense):
             dense.build(hidden_shape)
 
-    def _split_heads(self, x):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        x = ops.reshape(x, (batch, length, self.num_heads, self.head_size))
-        return ops.transpose(x, (0, 2, 1, 3))
-
     def call(self, hidden, padding_mask, training=None):
-        query = self._split_heads(self.query(hidden))
-        key = self._split_heads(self.key(hidden))
-        value = self._split_heads(self.value(hidden))
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))) / math.sqrt(self.head_size)
+        batch, length = ops.shape(hidden)[0], ops.shape(hidden)[1]
+        heads = (batch, length, self.num_heads, self.head_size)
+        # Scaling the queries (B, L, H) is cheaper than scaling the scores (B, heads, L, L);
+        # einsum lets the batched products read the (B, L, heads, d) layout without transposes.
+        query = ops.reshape(self.query(hidden), heads) * (1.0 / math.sqrt(self.head_size))
+        key = ops.reshape(self.key(hidden), heads)
+        value = ops.reshape(self.value(hidden), heads)
+        scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
         key_is_padding = 1.0 - ops.cast(padding_mask[:, None, None, :], scores.dtype)
         probabilities = ops.softmax(scores + key_is_padding * -1e9, axis=-1)
         record_probe(self, "attention_probs", probabilities)
-        context = ops.matmul(self.dropout(probabilities, training=training), value)
-        context = ops.transpose(context, (0, 2, 1, 3))
-        batch, length = ops.shape(hidden)[0], ops.shape(hidden)[1]
+        dropped = self.dropout(probabilities, training=training)
+        context = ops.einsum("bhqk,bkhd->bqhd", dropped, value)
         return self.output_dense(ops.reshape(context, (batch, length, self.config["hidden_size"])))
 
     def get_config(self):
