@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import keras
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper
+from keraslab.optimizers.wrapper import OptimizerWrapper, copy_values, run_if
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -39,19 +39,19 @@ class ExponentialMovingAverage(OptimizerWrapper):
 
     def _apply(self, grads, variables):
         before = ops.copy(self.iterations)
-        # Until the first real update the shadows follow the weights (chosen here, not set in
-        # build, which Keras may run inside a traced step); one assignment per shadow a step.
-        starts = [
-            ops.where(ops.equal(before, 0), variable.value, self._shadow(variable).value)
-            for variable in variables
-        ]
+        shadows = [self._shadow(variable) for variable in variables]
+        # The shadows start as the weights before the first update (set here, not in build,
+        # which Keras may run inside a traced step).
+        run_if(ops.equal(before, 0), lambda: copy_values(variables, shadows), shadows)
         self.inner.apply(grads, variables)
-        happened = self.iterations > before
         decay = self.decay_at(before)
-        for variable, start in zip(variables, starts, strict=True):
-            m = ops.cast(decay, variable.dtype)
-            averaged = m * start + (1 - m) * variable.value
-            self._shadow(variable).assign(ops.where(happened, averaged, start))
+
+        def average():
+            for variable, shadow in zip(variables, shadows, strict=True):
+                m = ops.cast(decay, variable.dtype)
+                shadow.assign(m * shadow.value + (1 - m) * variable.value)
+
+        run_if(self.iterations > before, average, shadows)
 
     def _shadow(self, variable):
         return self.shadows[self._get_variable_index(variable)]

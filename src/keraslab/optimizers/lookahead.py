@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper
+from keraslab.optimizers.wrapper import OptimizerWrapper, copy_values, run_if
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -25,19 +25,21 @@ class Lookahead(OptimizerWrapper):
 
     def _apply(self, grads, variables):
         before = ops.copy(self.iterations)
-        # Until the first real update the slow weights follow the weights (chosen here, not set
-        # in build, which Keras may run inside a traced step); one assignment per slow weight.
-        starts = [
-            ops.where(ops.equal(before, 0), variable.value, self._slow(variable).value)
-            for variable in variables
-        ]
+        slows = [self._slow(variable) for variable in variables]
+        # The slow weights start as the weights before the first update (set here, not in
+        # build, which Keras may run inside a traced step).
+        run_if(ops.equal(before, 0), lambda: copy_values(variables, slows), slows)
         self.inner.apply(grads, variables)
         after = self.iterations
         sync = ops.logical_and(after > before, ops.equal(ops.mod(after, self.k), 0))
-        for variable, start in zip(variables, starts, strict=True):
-            pulled = start + ops.cast(self.alpha, variable.dtype) * (variable.value - start)
-            self._slow(variable).assign(ops.where(sync, pulled, start))
-            variable.assign(ops.where(sync, pulled, variable.value))
+
+        def pull():
+            for variable, slow in zip(variables, slows, strict=True):
+                alpha = ops.cast(self.alpha, variable.dtype)
+                slow.assign(slow.value + alpha * (variable.value - slow.value))
+                variable.assign(slow.value)
+
+        run_if(sync, pull, [*slows, *variables])
 
     def _slow(self, variable):
         return self.slow[self._get_variable_index(variable)]

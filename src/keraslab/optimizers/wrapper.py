@@ -111,6 +111,12 @@ def run_if(condition, update: Callable[[], None], touched: Sequence[keras.Variab
         variable.assign(ops.where(condition, variable.value, old))
 
 
+def copy_values(sources: Sequence[keras.Variable], targets: Sequence[keras.Variable]) -> None:
+    """``target <- source`` for each pair."""
+    for source, target in zip(sources, targets, strict=True):
+        target.assign(source.value)
+
+
 def matches_any(path: str, patterns: Sequence) -> bool:
     """Whether a variable path (``layer_0/attention_LayerNorm/gamma``) matches a regex pattern."""
     import re
