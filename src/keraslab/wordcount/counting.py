@@ -6,9 +6,9 @@
   the loop writes to, and in the merges.
 - ``parallel_per_batch``: ``batched`` with the batches counted by ``parallel_apply`` workers;
   the parent reads and sends every batch and merges every batch's ``Counter`` (the post's design).
-- ``parallel_sharded``: each worker reads its own byte range of the file, counts it as
-  ``batched`` does and returns one ``Counter``; the parent merges one per worker. Only the shard
-  bounds and the final counts cross a pipe.
+- ``parallel_sharded``: each worker reads its own byte range of the file and counts all of it
+  into one ``Counter`` (the naive loop over its shard: no per-batch merges), which it returns
+  once; the parent merges one per worker. Only the shard bounds and the final counts cross a pipe.
 
 Each counts the lines that begin in bytes ``[0, end)`` of the file (``end=None``: all of it).
 """
@@ -75,6 +75,15 @@ def add_tokens(counts: dict, texts: Iterable[str], tokenize: Tokenize) -> dict:
     return counts
 
 
+def count_lines(
+    counts: dict, path, tokenize: Tokenize, batch_size: int, start: int = 0, end: int | None = None
+) -> dict:
+    """:func:`add_tokens` into ``counts`` for the lines that begin in ``[start, end)``."""
+    for batch in read_batches(path, batch_size, start, end):
+        add_tokens(counts, batch, tokenize)
+    return counts
+
+
 @dataclass(frozen=True)
 class BatchCounter:
     """One batch of texts -> its own ``Counter``. Picklable: sent to ``parallel_apply`` workers."""
@@ -87,14 +96,14 @@ class BatchCounter:
 
 @dataclass(frozen=True)
 class ShardCounter:
-    """One byte range of a corpus file -> one ``Counter``, counted batch by batch in a worker."""
+    """One byte range of a corpus file -> one ``Counter``, all its batches counted into it."""
 
     path: str
     batch_size: int
     tokenize: Tokenize
 
     def __call__(self, bounds: tuple[int, int]) -> Counter:
-        return batched(self.path, self.tokenize, self.batch_size, *bounds).counts
+        return count_lines(Counter(), self.path, self.tokenize, self.batch_size, *bounds)
 
 
 class _Merge:
@@ -111,17 +120,12 @@ class _Merge:
 
 
 def naive(path, tokenize: Tokenize, batch_size: int, end: int | None = None) -> Counts:
-    counts: dict[str, int] = {}
-    for batch in read_batches(path, batch_size, 0, end):
-        add_tokens(counts, batch, tokenize)
-    return Counts(counts)
+    return Counts(count_lines({}, path, tokenize, batch_size, 0, end))
 
 
-def batched(
-    path, tokenize: Tokenize, batch_size: int, start: int = 0, end: int | None = None
-) -> Counts:
+def batched(path, tokenize: Tokenize, batch_size: int, end: int | None = None) -> Counts:
     merge, count_batch = _Merge(), BatchCounter(tokenize)
-    for batch in read_batches(path, batch_size, start, end):
+    for batch in read_batches(path, batch_size, 0, end):
         merge(count_batch(batch))
     return Counts(merge.total, merge.seconds)
 
@@ -156,7 +160,7 @@ def count_words(
     if variant == "naive":
         return naive(path, tokenize, batch_size, end)
     if variant == "batched":
-        return batched(path, tokenize, batch_size, 0, end)
+        return batched(path, tokenize, batch_size, end)
     if variant == "parallel_per_batch":
         return parallel_per_batch(path, tokenize, batch_size, workers, max_queue_size, end)
     if variant == "parallel_sharded":
