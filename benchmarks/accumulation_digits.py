@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+import keraslab  # noqa: F401  (its TensorFlow defaults, set before anything imports keras)
+
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe
 
