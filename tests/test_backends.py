@@ -2,6 +2,8 @@
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 from conftest import TINY_MODEL, run_script, runs_of
@@ -29,3 +31,16 @@ def test_debug_run_under_jax(corpus, tracking_uri, tmp_path, monkeypatch):
     assert [m.step for m in losses] == [2, 4, 6, 8, 10, 12]
     assert 0.0 < run.data.metrics["best_valid_accuracy"] <= 1.0
     assert 0.0 < run.data.metrics["best_valid_ema_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("0", "0")])
+def test_import_turns_on_tensorflow_onednn_unless_set(preset, expected):
+    """``import keraslab`` defaults TF_ENABLE_ONEDNN_OPTS to 1 and keeps a user's own value."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if preset is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = preset
+    probe = "import os, sys, keraslab; print(os.environ['TF_ENABLE_ONEDNN_OPTS'], 'tensorflow' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == [expected, "False"], result.stderr
