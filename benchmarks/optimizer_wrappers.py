@@ -8,6 +8,10 @@ warm-up; each round's time is divided by bare Adam's in the same round, and the 
 those ratios is reported. A step is one micro-batch, so an
 accumulating optimizer's time includes its non-update steps.
 
+Update alone (TensorFlow): the same candidates' ``optimizer.apply`` in a ``tf.function`` on the
+classifier's variables with fixed gradients, interleaved the same way. This is where the
+optimizers differ; the step-time rounds spread by several per cent, more than the wrappers cost.
+
 Memory: each setting runs in its own process; its peak resident memory is compared with batch
 b's, and so is the training working set: the peak minus the resident memory once the model is
 built (which leaves out what every setting holds: the interpreter, TensorFlow, the weights).
@@ -109,6 +113,35 @@ def step_times(repeats: int, steps: int, warmup: int) -> dict[str, list[float]]:
     return times
 
 
+def update_times(repeats: int, updates: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per ``optimizer.apply`` alone, traced once by ``tf.function``, on the
+    classifier's trainable variables with fixed gradients (TensorFlow only). Without the
+    forward and backward passes, which are the same for every candidate, the optimizers'
+    own cost is not drowned in the step's round-to-round spread."""
+    import keras
+    import tensorflow as tf
+
+    variables = compiled_classifier(keras.optimizers.Adam()).trainable_variables
+    rng = np.random.default_rng(0)
+    grads = [tf.constant(rng.normal(0, 1e-3, v.shape).astype("float32")) for v in variables]
+    functions = {}
+    for name, make in candidates().items():
+        optimizer = make()
+        optimizer.build(variables)
+        functions[name] = tf.function(lambda optimizer=optimizer: optimizer.apply(grads, variables))
+    for function in functions.values():
+        for _ in range(warmup):
+            function()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(updates):
+                function()
+            times[name].append((time.perf_counter() - start) / updates)
+    return times
+
+
 def peak_memory(batch_size: int, accum_steps: int, steps: int) -> dict[str, float]:
     """Run in a child process: resident memory (MiB) once built, and its peak while training."""
     command = [sys.executable, __file__, "--memory-child", f"{batch_size},{accum_steps},{steps}"]
@@ -142,16 +175,16 @@ def status_mib(field: str) -> float:
     return int(line.split()[1]) / 1024
 
 
-def time_table(times: dict[str, list[float]]) -> str:
-    """Median ms/step, and the ratio to Adam as the median of per-round ratios: each round
-    compares turns taken seconds apart, which cancels most of the machine's drift."""
+def time_table(times: dict[str, list[float]], unit: str = "step") -> str:
+    """Median ms per ``unit``, and the ratio to Adam as the median of per-round ratios: each
+    round compares turns taken seconds apart, which cancels most of the machine's drift."""
     base = times["Adam"]
 
     def ratios(name: str) -> list[float]:
         return [t / b for t, b in zip(times[name], base, strict=True)]
 
     rows = [
-        "| optimizer | median ms/step | range ms | ratio to Adam (median of rounds) | "
+        f"| optimizer | median ms/{unit} | range ms | ratio to Adam (median of rounds) | "
         "interquartile range of the ratio |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -204,6 +237,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--steps", type=int, default=5, help="training steps per timed turn")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--updates", type=int, default=50, help="optimizer updates per timed turn")
     parser.add_argument("--memory-micro-batch", type=int, default=16)
     parser.add_argument("--memory-accum", type=int, default=8)
     parser.add_argument("--memory-steps", type=int, default=16)
@@ -213,19 +247,29 @@ def main() -> None:
         memory_child(args.memory_child)
         return
 
+    import keras
+
     times = step_times(args.repeats, args.steps, args.warmup)
-    memory = memory_table(args.memory_micro_batch, args.memory_accum, args.memory_steps)
-    report = "\n\n".join(
-        [
-            "# Optimizer wrappers: step time and memory",
-            f"Machine: {describe()}. Command: `{' '.join(['python', *sys.argv])}`.",
-            f"## Step time (classifier, batch {BATCH} x {MAXLEN}; {args.repeats} interleaved "
-            f"rounds of {args.steps} steps after {args.warmup} warm-up steps)",
-            time_table(times),
-            f"## Peak memory ({args.memory_steps} training steps, each setting in its own process)",
-            memory,
+    sections = [
+        "# Optimizer wrappers: step time and memory",
+        f"Machine: {describe()}. Command: `{' '.join(['python', *sys.argv])}`.",
+        f"## Step time (classifier, batch {BATCH} x {MAXLEN}; {args.repeats} interleaved "
+        f"rounds of {args.steps} steps after {args.warmup} warm-up steps)",
+        time_table(times),
+    ]
+    if keras.backend.backend() == "tensorflow":
+        updates = update_times(args.repeats, args.updates, args.warmup)
+        sections += [
+            f"## The optimizer update alone (`tf.function` of `optimizer.apply` on the "
+            f"classifier's variables, fixed gradients; {args.repeats} interleaved rounds of "
+            f"{args.updates} updates after {args.warmup} warm-up updates)",
+            time_table(updates, "update"),
         ]
-    )
+    sections += [
+        f"## Peak memory ({args.memory_steps} training steps, each setting in its own process)",
+        memory_table(args.memory_micro_batch, args.memory_accum, args.memory_steps),
+    ]
+    report = "\n\n".join(sections)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "optimizer_wrappers.md"
     path.write_text(report + "\n")

@@ -43,25 +43,29 @@ class GradientAccumulation(OptimizerWrapper):
         return ops.take(sizes, index)
 
     def _apply(self, grads, variables):
+        accumulators = self._accumulators(variables)
         size = self._micro_batch_size()
-        sums = [
-            total.value if g is None else total.value + ops.cast(size, g.dtype) * g
-            for g, total in zip(grads, self._accumulators(variables), strict=True)
-        ]
-        weight = self.weight.value + size
-        is_update = ops.equal(ops.mod(self.micro_step.value + 1, self.steps), 0)
+        for g, total in zip(grads, accumulators, strict=True):
+            if g is not None:
+                total.assign_add(
+                    g if self.micro_batch_sizes is None else ops.cast(size, g.dtype) * g
+                )
+        self.weight.assign_add(size)
 
         def update():
+            weight = self.weight.value
             mean = [
-                None if g is None else s / ops.cast(weight, s.dtype)
-                for g, s in zip(grads, sums, strict=True)
+                None if g is None else total.value / ops.cast(weight, total.dtype)
+                for g, total in zip(grads, accumulators, strict=True)
             ]
             self.inner.apply(mean, variables)
+            for total in accumulators:
+                total.assign(ops.zeros_like(total.value))
+            self.weight.assign(ops.zeros_like(weight))
 
-        run_if(is_update, update, [*variables, *self.inner.variables])
-        for total, value in zip(self._accumulators(variables), sums, strict=True):
-            total.assign(ops.where(is_update, ops.zeros_like(value), value))
-        self.weight.assign(ops.where(is_update, 0.0, weight))
+        is_update = ops.equal(ops.mod(self.micro_step.value + 1, self.steps), 0)
+        touched = [*variables, *self.inner.variables, *accumulators, self.weight]
+        run_if(is_update, update, touched)
         self.micro_step.assign_add(1)
 
     def _accumulators(self, variables):

@@ -44,12 +44,11 @@ class ExponentialMovingAverage(OptimizerWrapper):
         # which Keras may run inside a traced step).
         run_if(ops.equal(before, 0), lambda: copy_values(variables, shadows), shadows)
         self.inner.apply(grads, variables)
-        decay = self.decay_at(before)
+        rate = 1.0 - self.decay_at(before)
 
-        def average():
+        def average():  # shadow - (1 - m) (shadow - w) = m shadow + (1 - m) w
             for variable, shadow in zip(variables, shadows, strict=True):
-                m = ops.cast(decay, variable.dtype)
-                shadow.assign(m * shadow.value + (1 - m) * variable.value)
+                shadow.assign_sub(ops.cast(rate, shadow.dtype) * (shadow.value - variable.value))
 
         run_if(self.iterations > before, average, shadows)
 

@@ -29,11 +29,10 @@ class WeightDecay(OptimizerWrapper):
         self.exclude = tuple(exclude)
 
     def _apply(self, grads, variables):
-        learning_rate = self.inner.learning_rate
+        shrink = self.inner.learning_rate * self.rate
         for gradient, variable in zip(grads, variables, strict=True):
             if gradient is not None and not matches_any(variable.path, self.exclude):
-                shrink = ops.cast(learning_rate * self.rate, variable.dtype)
-                variable.assign(variable - shrink * variable)
+                variable.assign_sub(ops.cast(shrink, variable.dtype) * variable.value)
         self.inner.apply(grads, variables)
 
     def get_config(self):
