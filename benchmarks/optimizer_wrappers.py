@@ -237,7 +237,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--steps", type=int, default=5, help="training steps per timed turn")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--updates", type=int, default=50, help="optimizer updates per timed turn")
+    parser.add_argument(
+        "--updates", type=int, default=40, help="updates per timed turn (a multiple of 4 and 5)"
+    )
     parser.add_argument("--memory-micro-batch", type=int, default=16)
     parser.add_argument("--memory-accum", type=int, default=8)
     parser.add_argument("--memory-steps", type=int, default=16)
