@@ -175,25 +175,35 @@ def status_mib(field: str) -> float:
     return int(line.split()[1]) / 1024
 
 
-def time_table(times: dict[str, list[float]], unit: str = "step") -> str:
+def time_table(
+    times: dict[str, list[float]], unit: str = "step", adam_step: float | None = None
+) -> str:
     """Median ms per ``unit``, and the ratio to Adam as the median of per-round ratios: each
-    round compares turns taken seconds apart, which cancels most of the machine's drift."""
+    round compares turns taken seconds apart, which cancels most of the machine's drift.
+
+    With ``adam_step`` (seconds of a whole training step with Adam), ``unit`` is an update
+    alone, and a last column gives the step-time overhead it implies, ``(t - t_Adam) /
+    adam_step``: every candidate's forward and backward passes are the same."""
     base = times["Adam"]
 
     def ratios(name: str) -> list[float]:
         return [t / b for t, b in zip(times[name], base, strict=True)]
 
+    overhead = adam_step is not None
     rows = [
         f"| optimizer | median ms/{unit} | range ms | ratio to Adam (median of rounds) | "
-        "interquartile range of the ratio |",
-        "| --- | --- | --- | --- | --- |",
+        "interquartile range of the ratio |"
+        + (" step-time overhead over Adam |" if overhead else ""),
+        "| --- | --- | --- | --- | --- |" + (" --- |" if overhead else ""),
     ]
     for name, values in times.items():
         q1, _, q3 = statistics.quantiles(ratios(name), n=4)
+        extra = statistics.median(values) - statistics.median(base)
         rows.append(
-            f"| {name} | {1000 * statistics.median(values):.1f} "
-            f"| {1000 * min(values):.1f}–{1000 * max(values):.1f} "
+            f"| {name} | {1000 * statistics.median(values):.2f} "
+            f"| {1000 * min(values):.2f}–{1000 * max(values):.2f} "
             f"| {statistics.median(ratios(name)):.3f} | {q1:.3f}–{q3:.3f} |"
+            + (f" {extra / adam_step:+.1%} |" if overhead else "")
         )
     ours_vs_keras = [
         ("EMA(Adam)", "Keras Adam(use_ema)"),
@@ -265,7 +275,9 @@ def main() -> None:
             f"## The optimizer update alone (`tf.function` of `optimizer.apply` on the "
             f"classifier's variables, fixed gradients; {args.repeats} interleaved rounds of "
             f"{args.updates} updates after {args.warmup} warm-up updates)",
-            time_table(updates, "update"),
+            "Step-time overhead: the update's extra time over Adam's, as a share of a whole "
+            f"Adam training step ({1000 * statistics.median(times['Adam']):.0f} ms above).",
+            time_table(updates, "update", statistics.median(times["Adam"])),
         ]
     sections += [
         f"## Peak memory ({args.memory_steps} training steps, each setting in its own process)",
