@@ -22,14 +22,13 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe
+from machine import describe, interleaved_times
 
 CONFIG = dict(
     vocab_size=30522,
@@ -129,19 +128,6 @@ def torch_steps(data, fused=False):
     return train, infer
 
 
-def measure(candidates: dict[str, Callable], repeats: int, warmup: int) -> dict[str, list[float]]:
-    for step in candidates.values():
-        for _ in range(warmup):
-            step()
-    times = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, step in candidates.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
 def table(title: str, times: dict[str, list[float]], reference: str) -> str:
     base = statistics.median(times[reference])
     rows = [
@@ -204,10 +190,10 @@ def main() -> None:
     except ImportError as error:
         print(f"keras-hub skipped: {error}", file=sys.stderr)
 
-    train = measure(
+    train = interleaved_times(
         {n: steps[0] for n, steps in implementations.items()}, args.repeats, args.warmup
     )
-    infer = measure(
+    infer = interleaved_times(
         {n: steps[1] for n, steps in implementations.items()}, args.repeats, args.warmup
     )
     fastest_torch = min(

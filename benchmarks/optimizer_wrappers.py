@@ -25,7 +25,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ import numpy as np
 import keraslab  # noqa: F401  (its TensorFlow defaults, set before anything imports keras)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe
+from machine import describe, interleaved_times
 
 RESULTS = Path(__file__).parent / "results"
 VOCAB, MAXLEN, BATCH = 5000, 128, 64
@@ -100,17 +99,10 @@ def compiled_classifier(optimizer):
 def step_times(repeats: int, steps: int, warmup: int) -> dict[str, list[float]]:
     x, y = batch(BATCH)
     models = {name: compiled_classifier(make()) for name, make in candidates().items()}
-    for model in models.values():
-        for _ in range(warmup):
-            model.train_on_batch(x, y)
-    times = {name: [] for name in models}
-    for _ in range(repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                model.train_on_batch(x, y)
-            times[name].append((time.perf_counter() - start) / steps)
-    return times
+    steps_of = {
+        name: (lambda model=model: model.train_on_batch(x, y)) for name, model in models.items()
+    }
+    return interleaved_times(steps_of, repeats, warmup, steps)
 
 
 def update_times(repeats: int, updates: int, warmup: int) -> dict[str, list[float]]:
@@ -129,17 +121,7 @@ def update_times(repeats: int, updates: int, warmup: int) -> dict[str, list[floa
         optimizer = make()
         optimizer.build(variables)
         functions[name] = tf.function(lambda optimizer=optimizer: optimizer.apply(grads, variables))
-    for function in functions.values():
-        for _ in range(warmup):
-            function()
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            for _ in range(updates):
-                function()
-            times[name].append((time.perf_counter() - start) / updates)
-    return times
+    return interleaved_times(functions, repeats, warmup, updates)
 
 
 def peak_memory(batch_size: int, accum_steps: int, steps: int) -> dict[str, float]:
