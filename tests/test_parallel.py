@@ -1,6 +1,8 @@
 """parallel_apply: map's results in order or as a multiset, streaming in bounded memory,
-reproducible per-worker seeds, worker errors raised within 5 s, and no process left behind."""
+reproducible per-worker seeds, worker errors raised within 5 s, and no process left behind.
+parallel_fold: one accumulator per worker, every item folded once, a slow worker handed fewer."""
 
+import operator
 import random
 import time
 from collections import Counter
@@ -10,7 +12,7 @@ import numpy as np
 import process_helpers as helpers
 import pytest
 
-from keraslab.parallel import WorkerDiedError, parallel_apply
+from keraslab.parallel import WorkerDiedError, parallel_apply, parallel_fold
 
 TESTS = Path(__file__).resolve().parent
 
@@ -165,3 +167,37 @@ def test_unpicklable_results_and_exceptions_still_reach_the_caller():
     with pytest.raises(RuntimeError, match="TwoArgumentError: item 0 failed") as caught:
         list(parallel_apply(helpers.raise_two_argument_error, range(3), 2, 2))
     assert "in raise_two_argument_error" in str(caught.value.__cause__)
+
+
+@pytest.mark.timeout(60)
+def test_fold_returns_one_accumulator_per_worker_that_add_up_to_the_total():
+    items = helpers.Counted(10**5)
+    totals = parallel_fold(operator.add, int, items, workers=2, max_queue_size=4, chunksize=997)
+    assert len(totals) == 2 and all(total > 0 for total in totals)
+    assert sum(totals) == sum(range(10**5)) and items.taken == 10**5
+
+
+@pytest.mark.timeout(60)
+def test_fold_folds_every_item_once_and_hands_a_slow_worker_fewer():
+    slow, fast = parallel_fold(helpers.collect_slowly_in_worker_zero, list, range(60), 2, 2)
+    assert sorted(slow + fast) == list(range(60))
+    # 10x slower per item: an even split would give each 30; balanced, the slow one gets ~6
+    assert len(slow) < 15 < len(fast)
+
+
+@pytest.mark.timeout(30)
+def test_a_fold_step_error_is_raised_within_5s_and_no_process_outlives_it():
+    before = helpers.descendants()
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="bad line 3 in the corpus") as caught:
+        parallel_fold(helpers.add_unless_three, int, range(100), workers=2, max_queue_size=4)
+    assert time.monotonic() - start < 5
+    assert "in fail_at_three" in str(caught.value.__cause__)
+    assert helpers.wait_until_gone(helpers.descendants() - before) == []
+
+
+def test_fold_refuses_what_cannot_reach_a_worker():
+    with pytest.raises(TypeError, match=r"initial .*lambda.* cannot be sent to a worker"):
+        parallel_fold(operator.add, lambda: 0, range(3), workers=2, max_queue_size=2)
+    with pytest.raises(ValueError, match=r"chunksize must be an integer >= 1, got 0"):
+        parallel_fold(operator.add, int, range(3), workers=2, max_queue_size=2, chunksize=0)

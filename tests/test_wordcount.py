@@ -12,7 +12,13 @@ from conftest import ROOT, runs_of
 
 from keraslab.errors import ConfigError, DataError
 from keraslab.wordcount.corpus import MB, build_corpus, read_frequency_list
-from keraslab.wordcount.counting import VARIANTS, count_words, read_batches, shard_bounds
+from keraslab.wordcount.counting import (
+    VARIANTS,
+    count_words,
+    parallel_balanced,
+    read_batches,
+    shard_bounds,
+)
 from keraslab.wordcount.experiment import check_options, check_same_counts, time_variants
 from keraslab.wordcount.tokenizers import JiebaTokenizer, SeparatorTokenizer
 
@@ -53,6 +59,14 @@ def test_variants_agree_on_a_prefix_of_the_corpus(corpus):
     assert result.counted_bytes == end
     assert set(result.variants) == set(VARIANTS)
     assert all(len(timings.seconds) == 1 for timings in result.variants.values())
+
+
+@pytest.mark.timeout(60)
+def test_balanced_ranges_count_exactly_the_reference(corpus):
+    expected = reference_counts(corpus, SeparatorTokenizer())
+    counted = parallel_balanced(corpus, SeparatorTokenizer(), 7, workers=2, range_bytes=997)
+    assert corpus.stat().st_size > 40 * 997  # dozens of ranges, each at a line start
+    assert dict(counted.counts) == dict(expected)
 
 
 def test_a_count_mismatch_names_the_word():

@@ -105,8 +105,9 @@ class WorkerPool:
     """``workers`` processes that run ``func`` on submitted items; a context manager.
 
     With ``seed``, worker ``i`` seeds ``random`` and ``numpy.random`` with ``seed + i`` before
-    its first task. Items go to the worker with the fewest unfinished tasks, and each worker
-    runs its tasks in the order they were submitted. ``name`` names the processes;
+    its first task. Items go to the worker with the fewest unfinished tasks unless ``submit``
+    names one, and each worker runs its tasks in the order they were submitted; ``func`` is
+    unpickled once per worker, so state it keeps on itself lasts from one task to the next. ``name`` names the processes;
     ``func_name`` is how errors name the function (default: its qualified name).
     """
 
@@ -167,8 +168,13 @@ class WorkerPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def submit(self, item) -> Future:
-        """The future of ``func(item)`` in a worker. Raises if the pool is closed or broken."""
+    def submit(self, item, worker: int | None = None) -> Future:
+        """The future of ``func(item)`` in worker ``worker`` (default: the one with the fewest
+        unfinished tasks). Raises if the pool is closed or broken."""
+        if worker is not None and worker not in range(len(self.processes)):
+            raise ValueError(
+                f"worker must be None or in [0, {len(self.processes)}), got {worker!r}"
+            )
         body = dumps(item, "the item")
         future = Future()
         future.set_running_or_notify_cancel()
@@ -178,7 +184,8 @@ class WorkerPool:
                     raise RuntimeError("this WorkerPool is closed; open a new one")
                 if self._failure is not None:
                     raise self._failure
-                worker = min(range(len(self._running)), key=lambda w: len(self._running[w]))
+                if worker is None:
+                    worker = min(range(len(self._running)), key=lambda w: len(self._running[w]))
                 task_id = next(self._task_ids)
                 self._running[worker][task_id] = (future, reprlib.repr(item))
             with suppress(OSError):  # a dead worker: the collector fails this future with why

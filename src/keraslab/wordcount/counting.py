@@ -9,6 +9,10 @@
 - ``parallel_sharded``: each worker reads its own byte range of the file and counts all of it
   into one ``Counter`` (the naive loop over its shard: no per-batch merges), which it returns
   once; the parent merges one per worker. Only the shard bounds and the final counts cross a pipe.
+- ``parallel_balanced``: ``parallel_sharded`` with the file cut into ranges of about
+  ``range_bytes`` handed out by :func:`~keraslab.parallel.parallel_fold` as workers free up:
+  each worker counts every range it gets into its one ``Counter`` and returns it once, and a
+  worker on a slower core gets fewer ranges instead of holding the others up at the end.
 
 Each counts the lines that begin in bytes ``[0, end)`` of the file (``end=None``: all of it).
 """
@@ -19,10 +23,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from keraslab.parallel import parallel_apply
+from keraslab.parallel import parallel_apply, parallel_fold
 
 Tokenize = Callable[[str], list[str]]
-VARIANTS = ("naive", "batched", "parallel_per_batch", "parallel_sharded")
+VARIANTS = ("naive", "batched", "parallel_per_batch", "parallel_sharded", "parallel_balanced")
+RANGE_BYTES = 2**19  # parallel_balanced's byte ranges: about a second of jieba on one core
 
 
 @dataclass
@@ -106,6 +111,18 @@ class ShardCounter:
         return count_lines(Counter(), self.path, self.tokenize, self.batch_size, *bounds)
 
 
+@dataclass(frozen=True)
+class RangeCounter:
+    """``parallel_fold``'s step: add the words of the lines that begin in a byte range."""
+
+    path: str
+    batch_size: int
+    tokenize: Tokenize
+
+    def __call__(self, counts: Counter, bounds: tuple[int, int]) -> Counter:
+        return count_lines(counts, self.path, self.tokenize, self.batch_size, *bounds)
+
+
 class _Merge:
     """``total.update(counts)``, adding the seconds it takes to ``seconds``."""
 
@@ -147,6 +164,18 @@ def parallel_sharded(path, tokenize: Tokenize, batch_size: int, workers: int, en
     return Counts(merge.total, merge.seconds)
 
 
+def parallel_balanced(
+    path, tokenize: Tokenize, batch_size: int, workers: int, end=None, range_bytes=RANGE_BYTES
+) -> Counts:
+    merge = _Merge()
+    size = Path(path).stat().st_size if end is None else end
+    ranges = shard_bounds(path, max(workers, -(-size // range_bytes)), end)
+    count_range = RangeCounter(str(path), batch_size, tokenize)
+    for counts in parallel_fold(count_range, Counter, ranges, workers, 2 * workers):
+        merge(counts)
+    return Counts(merge.total, merge.seconds)
+
+
 def count_words(
     variant: str,
     path: str | Path,
@@ -165,4 +194,6 @@ def count_words(
         return parallel_per_batch(path, tokenize, batch_size, workers, max_queue_size, end)
     if variant == "parallel_sharded":
         return parallel_sharded(path, tokenize, batch_size, workers, end)
+    if variant == "parallel_balanced":
+        return parallel_balanced(path, tokenize, batch_size, workers, end)
     raise ValueError(f"unknown word-count variant {variant!r}; expected one of {VARIANTS}")
