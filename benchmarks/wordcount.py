@@ -2,10 +2,10 @@
 
 Runs ``scripts/wordcount.py`` (conf/wordcount.yaml: a 250 MB corpus sampled from jieba's word
 frequencies; the separator tokenizer over all of it, 5 interleaved rounds; jieba over its first
-100 MB, 2 rounds; 2 workers), which logs the run to MLflow, then writes its table and plot with
+100 MB, 3 rounds; 2 workers), which logs the run to MLflow, then writes its table and plot with
 the machine and the command to ``benchmarks/results/wordcount.{md,png}``.
 
-    python benchmarks/wordcount.py                  # the full run (about 20 min on 2 idle cores)
+    python benchmarks/wordcount.py                  # the full run (57 min on 2 idle cores)
     python benchmarks/wordcount.py --quick          # 5 MB, one round: checks the pipeline; its
                                                     # results go to outputs/benchmarks/, not results/
     python benchmarks/wordcount.py workers=4        # any scripts/wordcount.py override
