@@ -118,6 +118,7 @@ def parallel_fold(
 
 
 def _check_sizes(max_queue_size, chunksize) -> None:
+    """``ValueError`` naming ``max_queue_size`` or ``chunksize`` unless each is an int >= 1."""
     for name, value in (("max_queue_size", max_queue_size), ("chunksize", chunksize)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

@@ -107,8 +107,9 @@ class WorkerPool:
     With ``seed``, worker ``i`` seeds ``random`` and ``numpy.random`` with ``seed + i`` before
     its first task. Items go to the worker with the fewest unfinished tasks unless ``submit``
     names one, and each worker runs its tasks in the order they were submitted; ``func`` is
-    unpickled once per worker, so state it keeps on itself lasts from one task to the next. ``name`` names the processes;
-    ``func_name`` is how errors name the function (default: its qualified name).
+    unpickled once per worker, so state it keeps on itself lasts from one task to the next.
+    ``name`` names the processes; ``func_name`` is how errors name the function (default: its
+    qualified name).
     """
 
     def __init__(
