@@ -1,7 +1,9 @@
 """MLflow tracking for one run, or for the parent run of a sweep.
 
 A run is opened with :meth:`MlflowTracker.run`, a context manager that ends it FINISHED on success,
-FAILED on an exception and KILLED on Ctrl-C. It logs the resolved config as params, the Hydra
+FAILED on an exception and KILLED on Ctrl-C. A process killed outright (SIGKILL, the OOM killer)
+cannot end its run, so every run is tagged with its host and pid, and opening a run first ends
+FAILED each RUNNING run of the experiment whose process on this host is gone. It logs the resolved config as params, the Hydra
 config files as artifacts, and tags that say where the run came from. MLflow is imported only
 when a run starts, so composing configs stays fast.
 """
@@ -62,13 +64,18 @@ class MlflowTracker:
     ) -> Iterator["MlflowTracker"]:
         """Open a run for ``config``; inside a sweep it becomes a child of the sweep's parent run.
 
-        With ``resume_run_id`` the earlier run is reopened (RUNNING again) and goes on; its params
-        and config artifacts stay as they were logged the first time.
+        With ``resume_run_id`` the earlier run is reopened (RUNNING again, tagged with this
+        process, its ``error`` tag dropped) and goes on; its params and config artifacts stay as
+        they were logged the first time.
         """
         job = job or current_job()
+        self.close_abandoned_runs()
         if resume_run_id:
             self.run_id = resume_run_id
             self.client.update_run(resume_run_id, status="RUNNING")
+            self.set_tags(process_tags())
+            if "error" in self.client.get_run(resume_run_id).data.tags:  # how it stopped before
+                self.client.delete_tag(resume_run_id, "error")
         else:
             self.run_id = self._create_run(job)
         try:
@@ -86,6 +93,29 @@ class MlflowTracker:
             self.client.set_terminated(self.run_id, "FAILED")
             raise
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def close_abandoned_runs(self) -> list[str]:
+        """End FAILED, with an ``error`` tag saying why, each RUNNING run of the experiment that
+        was started on this host by a process that no longer exists; returns their ids. Runs
+        of other hosts, and of live processes, are left alone."""
+        runs = self.client.search_runs(
+            [self._experiment_id()],
+            filter_string=f"attributes.status = 'RUNNING' and tags.host = '{socket.gethostname()}'",
+        )
+        closed = []
+        for run in runs:
+            pid = run.data.tags.get("pid", "")
+            if not pid.isdigit() or _process_exists(int(pid)):
+                continue
+            self.client.set_tag(
+                run.info.run_id,
+                "error",
+                f"process {pid} on {socket.gethostname()} ended without closing this run "
+                "(killed outright: SIGKILL, the OOM killer or a power loss)",
+            )
+            self.client.set_terminated(run.info.run_id, "FAILED")
+            closed.append(run.info.run_id)
+        return closed
 
     def _create_run(self, job: HydraJob) -> str:
         tags = {**source_tags(), "hydra.overrides": " ".join(job.overrides)}
@@ -189,8 +219,23 @@ def read_parent_file(job: HydraJob) -> dict | None:
     return json.loads(job.parent_run_file.read_text())
 
 
+def process_tags() -> dict[str, str]:
+    """The host name and this process's id: which process a RUNNING run belongs to."""
+    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def source_tags() -> dict[str, str]:
-    """Git commit and dirty flag, keras backend and version, and the host name."""
+    """Git commit and dirty flag, keras backend and version, and :func:`process_tags`."""
     import keras
 
     commit = _git("rev-parse", "HEAD")
@@ -201,7 +246,7 @@ def source_tags() -> dict[str, str]:
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
         "keras.backend": keras.backend.backend(),
         "keras.version": keras.__version__,
-        "host": socket.gethostname(),
+        **process_tags(),
     }
 
 
