@@ -3,9 +3,9 @@
 A run is opened with :meth:`MlflowTracker.run`, a context manager that ends it FINISHED on success,
 FAILED on an exception and KILLED on Ctrl-C. A process killed outright (SIGKILL, the OOM killer)
 cannot end its run, so every run is tagged with its host and pid, and opening a run first ends
-FAILED each RUNNING run of the experiment whose process on this host is gone. It logs the resolved config as params, the Hydra
-config files as artifacts, and tags that say where the run came from. MLflow is imported only
-when a run starts, so composing configs stays fast.
+FAILED each RUNNING run of the experiment whose process on this host is gone. It logs the
+resolved config as params, the Hydra config files as artifacts, and tags that say where the run
+came from. MLflow is imported only when a run starts, so composing configs stays fast.
 """
 
 import json
