@@ -1,12 +1,17 @@
-"""The Trainer's checkpoints: a save cut short leaves the previous checkpoint whole."""
+"""The Trainer's checkpoints: a save cut short leaves the previous checkpoint whole, and a crash
+between a checkpoint and ``state.json`` leaves a state naming a whole checkpoint of its epoch."""
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 
-from keraslab.training.trainer import AtomicModelCheckpoint
+from keraslab.errors import InputError
+from keraslab.resume import TrainingState, read_state
+from keraslab.training.trainer import AtomicModelCheckpoint, LastCheckpoint
 
 
 def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
@@ -32,3 +37,63 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, monk
     assert not np.array_equal(
         keras.ops.convert_to_numpy(restored.layers[0].kernel), np.ones((3, 2))
     )
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+def kernel_of(path: Path) -> np.ndarray:
+    return keras.ops.convert_to_numpy(keras.saving.load_model(path).layers[0].kernel)
+
+
+def test_a_crash_before_the_state_is_written_leaves_the_previous_epochs_pair(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    callback = LastCheckpoint(tmp_path, SimpleNamespace(best=0.75), "run-id")
+    callback.set_model(model)
+    callback.on_epoch_end(0, {})
+    assert read_state(tmp_path / "state.json") == TrainingState(1, 0.75, "run-id", "epoch-1.keras")
+    assert files_in(tmp_path) == ["epoch-1.keras", "last.keras", "state.json"]
+    assert (tmp_path / "last.keras").read_bytes() == (tmp_path / "epoch-1.keras").read_bytes()
+    first = kernel_of(tmp_path / "epoch-1.keras")
+
+    def crash(self, checkpoints):
+        raise KeyboardInterrupt
+
+    model.layers[0].kernel.assign(np.ones((3, 2), "float32"))
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingState, "save", crash)
+        with pytest.raises(KeyboardInterrupt):
+            callback.on_epoch_end(1, {})
+    state = read_state(tmp_path / "state.json")
+    assert state.epochs_done == 1
+    np.testing.assert_array_equal(kernel_of(tmp_path / state.checkpoint), first)
+    np.testing.assert_array_equal(kernel_of(tmp_path / "last.keras"), first)
+
+    callback.on_epoch_end(1, {})
+    state = read_state(tmp_path / "state.json")
+    assert (state.epochs_done, state.checkpoint) == (2, "epoch-2.keras")
+    assert files_in(tmp_path) == ["epoch-2.keras", "last.keras", "state.json"]
+    np.testing.assert_array_equal(kernel_of(tmp_path / "last.keras"), np.ones((3, 2)))
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("{not json", "is not a training state"),
+        (json.dumps({"epochs_done": 1, "best": None}), "is not a training state"),
+        (
+            json.dumps(TrainingState(1, None, None, "../elsewhere.keras").__dict__),
+            "names checkpoint '../elsewhere.keras'; expected the name of a .keras file",
+        ),
+        (
+            json.dumps(TrainingState(1, None, None, "epoch-1.keras").__dict__),
+            "names checkpoint 'epoch-1.keras', which is not in",
+        ),
+    ],
+)
+def test_a_bad_state_file_is_refused_with_what_was_expected(tmp_path, state, message):
+    (tmp_path / "state.json").write_text(state)
+    with pytest.raises(InputError, match=message):
+        read_state(tmp_path / "state.json")

@@ -1,8 +1,12 @@
 """Resuming an interrupted run from its ``checkpoints/`` folder.
 
-After every epoch the trainer writes ``checkpoints/last.keras`` (weights and optimizer state) and
-then ``checkpoints/state.json``: the epochs done, the best monitored value so far and the MLflow run
-id. ``resume=<run dir>`` reads both and goes on from there, in the same MLflow run.
+After every epoch the trainer writes ``checkpoints/epoch-N.keras`` (weights and optimizer state),
+then ``checkpoints/state.json``: the epochs done, the best monitored value so far, the MLflow run id
+and the name of that checkpoint. ``state.json`` is the commit point: it is replaced atomically,
+only once its checkpoint is whole, and the checkpoint it named before is deleted only after that,
+so a crash anywhere leaves a state and a checkpoint of the same epoch. ``checkpoints/last.keras``
+is a second name for the newest one. ``resume=<run dir>`` reads the state and the checkpoint it
+names and goes on from there, in the same MLflow run.
 """
 
 import json
@@ -23,11 +27,13 @@ FIXED_SECTIONS = ("seed", "data", "model", "optimizer")
 
 @dataclass
 class TrainingState:
-    """What a run has done so far: ``epochs_done``, the best ``monitor`` value, its MLflow run."""
+    """What a run has done so far: ``epochs_done``, the best ``monitor`` value, its MLflow run,
+    and ``checkpoint``, the file in ``checkpoints/`` that holds the model after ``epochs_done``."""
 
     epochs_done: int
     best: float | None
     mlflow_run_id: str | None
+    checkpoint: str = LAST_CHECKPOINT
 
     def save(self, checkpoints: Path) -> None:
         """Write atomically, so a crash mid-write leaves the previous state readable."""
@@ -43,24 +49,21 @@ class Resume:
 
     @property
     def last_checkpoint(self) -> Path:
-        return self.run_dir / "checkpoints" / LAST_CHECKPOINT
+        return self.run_dir / "checkpoints" / self.state.checkpoint
 
 
 def read_resume(run_dir: str | Path, cfg: DictConfig) -> Resume:
     """Check ``run_dir`` holds a resumable run made with the same data, model and optimizer."""
     run_dir = Path(run_dir)
     checkpoints = run_dir / "checkpoints"
-    needed = [
-        checkpoints / LAST_CHECKPOINT,
-        checkpoints / STATE_FILE,
-        run_dir / ".hydra" / "config.yaml",
-    ]
+    needed = [checkpoints / STATE_FILE, run_dir / ".hydra" / "config.yaml"]
     missing = [str(path) for path in needed if not path.is_file()]
     if missing:
         raise InputError(
             f"resume {str(run_dir)!r} is not a resumable run folder: it lacks {', '.join(missing)}; "
             "expected the output folder of an earlier run that finished at least one epoch."
         )
+    state = read_state(checkpoints / STATE_FILE)
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     changed = _changed_keys(saved, cfg)
     if changed:
@@ -68,8 +71,29 @@ def read_resume(run_dir: str | Path, cfg: DictConfig) -> Resume:
             f"resume {str(run_dir)!r} was trained with other settings: {'; '.join(changed)}. "
             "Resume with the run's original overrides; only trainer.* and logger.* may change."
         )
-    state = TrainingState(**json.loads((checkpoints / STATE_FILE).read_text()))
     return Resume(run_dir, state)
+
+
+def read_state(path: Path) -> TrainingState:
+    """The state in ``path``, whose checkpoint must be a ``.keras`` file beside it."""
+    try:
+        state = TrainingState(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as error:
+        raise InputError(
+            f"{path} is not a training state ({error}); expected the JSON object the trainer "
+            f"writes, with keys {', '.join(TrainingState.__dataclass_fields__)}."
+        ) from error
+    name = state.checkpoint
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".keras"):
+        raise InputError(
+            f"{path} names checkpoint {name!r}; expected the name of a .keras file in {path.parent}."
+        )
+    if not (path.parent / name).is_file():
+        raise InputError(
+            f"{path} names checkpoint {name!r}, which is not in {path.parent}; "
+            "the run folder is incomplete (a checkpoint was moved or deleted)."
+        )
+    return state
 
 
 def _changed_keys(saved: DictConfig, current: DictConfig) -> list[str]:

@@ -2,6 +2,7 @@
 
 import math
 import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -17,8 +18,8 @@ class Trainer:
     """Fits a model (classifier or masked LM) with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
 
     ``last.keras`` is written after every epoch and ``best.keras`` when ``monitor`` improves;
-    both hold the weights and the optimizer state. ``state.json`` follows ``last.keras`` and
-    records what a resumed run needs (see :mod:`keraslab.resume`).
+    both hold the weights and the optimizer state. ``state.json`` records what a resumed run
+    needs and is kept consistent with its checkpoint through crashes (see :mod:`keraslab.resume`).
     ``steps_per_epoch`` / ``validation_steps`` cap an epoch (None: the whole split).
     When the optimizer keeps a moving average of the weights and ``ema_validation`` is on, each
     epoch is validated on the average too (``val_ema_*`` metrics); under gradient accumulation
@@ -103,9 +104,8 @@ class Trainer:
                 validation_steps=validation_steps,
                 verbose=self.verbose,
                 callbacks=[
-                    AtomicModelCheckpoint(checkpoints / LAST_CHECKPOINT),
                     best,
-                    StateWriter(checkpoints, best, mlflow_run_id),
+                    LastCheckpoint(checkpoints, best, mlflow_run_id),
                     *callbacks,
                 ],
             )
@@ -145,8 +145,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             os.replace(partial, final)
 
 
-class StateWriter(keras.callbacks.Callback):
-    """After each epoch's checkpoint: record epochs done, the best monitored value, the run id."""
+class LastCheckpoint(keras.callbacks.Callback):
+    """After each epoch N: the model to ``epoch-N.keras``, then ``state.json`` naming it (epochs
+    done, the best monitored value, the run id), then ``last.keras`` as a second name for it,
+    and only then the previous epoch's file is deleted. Each step replaces its file atomically,
+    so a crash between any two leaves ``state.json`` naming a whole checkpoint of its epoch."""
 
     def __init__(
         self, checkpoints: Path, best: keras.callbacks.ModelCheckpoint, mlflow_run_id: str | None
@@ -157,7 +160,27 @@ class StateWriter(keras.callbacks.Callback):
         self.mlflow_run_id = mlflow_run_id
 
     def on_epoch_end(self, epoch, logs=None):
+        name = f"epoch-{epoch + 1}.keras"
+        checkpoint = self.checkpoints / name
+        partial = checkpoint.with_name(f"epoch-{epoch + 1}.partial.keras")
+        self.model.save(partial)
+        os.replace(partial, checkpoint)
         best = float(self.best.best)
-        TrainingState(epoch + 1, best if math.isfinite(best) else None, self.mlflow_run_id).save(
-            self.checkpoints
-        )
+        TrainingState(
+            epoch + 1, best if math.isfinite(best) else None, self.mlflow_run_id, name
+        ).save(self.checkpoints)
+        _link(checkpoint, self.checkpoints / LAST_CHECKPOINT)
+        for stale in self.checkpoints.glob("epoch-*.keras"):
+            if stale != checkpoint:
+                stale.unlink()
+
+
+def _link(source: Path, name: Path) -> None:
+    """Make ``name`` a hard link to ``source`` (a copy where links are not supported), atomically."""
+    partial = name.with_name(f"{name.stem}.partial{name.suffix}")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, name)
