@@ -3,9 +3,10 @@
 A run is opened with :meth:`MlflowTracker.run`, a context manager that ends it FINISHED on success,
 FAILED on an exception and KILLED on Ctrl-C. A process killed outright (SIGKILL, the OOM killer)
 cannot end its run, so every run is tagged with its host and pid, and opening a run first ends
-FAILED each RUNNING run of the experiment whose process on this host is gone. It logs the
-resolved config as params, the Hydra config files as artifacts, and tags that say where the run
-came from. MLflow is imported only when a run starts, so composing configs stays fast.
+FAILED each RUNNING run of the experiment whose process on this host is gone. Ctrl-C during a
+call to the store takes effect when the call returns, so it cannot leave the store locked. It
+logs the resolved config as params, the Hydra config files as artifacts, and tags that say where
+the run came from. MLflow is imported only when a run starts, so composing configs stays fast.
 """
 
 import json
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from keraslab.tracking.hydra_job import HydraJob, current_job
+from keraslab.tracking.interrupts import Uninterrupted
 from keraslab.tracking.params import chunks, flatten, split_long_values
 
 REMOTE_SCHEMES = ("http://", "https://", "databricks")
@@ -40,10 +42,11 @@ class MlflowTracker:
 
     @property
     def client(self):
+        """The MLflow client; Ctrl-C waits for the call in progress (see ``interrupts``)."""
         if self._client is None:
             from mlflow import MlflowClient
 
-            self._client = MlflowClient(self.tracking_uri)
+            self._client = Uninterrupted(MlflowClient(self.tracking_uri))
         return self._client
 
     def _experiment_id(self) -> str:
