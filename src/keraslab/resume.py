@@ -10,6 +10,8 @@ names and goes on from there, in the same MLflow run.
 """
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,9 +39,9 @@ class TrainingState:
 
     def save(self, checkpoints: Path) -> None:
         """Write atomically, so a crash mid-write leaves the previous state readable."""
-        partial = checkpoints / f"{STATE_FILE}.partial"
-        partial.write_text(json.dumps(asdict(self)))
-        partial.replace(checkpoints / STATE_FILE)
+        write_atomically(
+            checkpoints / STATE_FILE, lambda path: path.write_text(json.dumps(asdict(self)))
+        )
 
 
 @dataclass
@@ -50,6 +52,15 @@ class Resume:
     @property
     def last_checkpoint(self) -> Path:
         return self.run_dir / "checkpoints" / self.state.checkpoint
+
+
+def write_atomically(final: Path, write: Callable[[Path], object]) -> None:
+    """``write(partial)``, then rename ``partial`` to ``final``: a crash midway leaves ``final``
+    as it was."""
+    partial = final.with_name(f"{final.stem}.partial{final.suffix}")
+    partial.unlink(missing_ok=True)
+    write(partial)
+    os.replace(partial, final)
 
 
 def read_resume(run_dir: str | Path, cfg: DictConfig) -> Resume:

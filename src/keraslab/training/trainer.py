@@ -10,7 +10,7 @@ import keras
 from keraslab.loaders import SplitBatches
 from keraslab.loaders.keras_input import keras_input
 from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
-from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState
+from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState, write_atomically
 from keraslab.training.ema_validation import EmaValidation
 
 
@@ -162,25 +162,20 @@ class LastCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         name = f"epoch-{epoch + 1}.keras"
         checkpoint = self.checkpoints / name
-        partial = checkpoint.with_name(f"epoch-{epoch + 1}.partial.keras")
-        self.model.save(partial)
-        os.replace(partial, checkpoint)
+        write_atomically(checkpoint, self.model.save)
         best = float(self.best.best)
         TrainingState(
             epoch + 1, best if math.isfinite(best) else None, self.mlflow_run_id, name
         ).save(self.checkpoints)
-        _link(checkpoint, self.checkpoints / LAST_CHECKPOINT)
+        write_atomically(self.checkpoints / LAST_CHECKPOINT, lambda path: _link(checkpoint, path))
         for stale in self.checkpoints.glob("epoch-*.keras"):
             if stale != checkpoint:
                 stale.unlink()
 
 
 def _link(source: Path, name: Path) -> None:
-    """Make ``name`` a hard link to ``source`` (a copy where links are not supported), atomically."""
-    partial = name.with_name(f"{name.stem}.partial{name.suffix}")
-    partial.unlink(missing_ok=True)
+    """Make ``name`` a hard link to ``source``, or a copy where links are not supported."""
     try:
-        os.link(source, partial)
+        os.link(source, name)
     except OSError:
-        shutil.copyfile(source, partial)
-    os.replace(partial, name)
+        shutil.copyfile(source, name)
