@@ -72,9 +72,9 @@ def keras_steps(backbone, data, jit_compile) -> tuple[Callable, Callable]:
 
 
 def ours(data, jit_compile=False):
-    from keraslab.models import build_bert
+    from keraslab.models import BertBackbone
 
-    return keras_steps(build_bert(**CONFIG), data, jit_compile)
+    return keras_steps(BertBackbone(**CONFIG), data, jit_compile)
 
 
 def keras_hub(data):

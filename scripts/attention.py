@@ -28,7 +28,7 @@ def load_classifier_run(run_dir: Path, text: str, maxlen: int):
     from keraslab.training import Trainer
 
     model = Trainer.restore(run_dir / "checkpoints" / "best.keras")
-    maxlen = min(maxlen, model.get_layer("embeddings").config["max_positions"])
+    maxlen = min(maxlen, getattr(model, "backbone", model).architecture["max_positions"])
     encoder = OmegaConf.load(run_dir / ".hydra" / "config.yaml").model.encoder
     tokenizer = tokenizer_for_encoder(encoder) or WordPieceTokenizer(
         run_dir / "vocab.txt", lowercase=False
@@ -45,13 +45,13 @@ def load_hf_model(folder: str, text: str, maxlen: int):
     from keraslab.checkpoints import load_hf_weights
     from keraslab.checkpoints.hf import read_hf_config
     from keraslab.checkpoints.pretrained import pretrained_folder
-    from keraslab.models import bert_options, build_bert
+    from keraslab.models import BertBackbone, bert_options
     from keraslab.tokenizers import WordPieceTokenizer
 
     path = pretrained_folder(folder)
-    model = build_bert(**bert_options(read_hf_config(path)))
+    model = BertBackbone(**bert_options(read_hf_config(path)))
     load_hf_weights(model, path)
-    maxlen = min(maxlen, model.get_layer("embeddings").config["max_positions"])
+    maxlen = min(maxlen, getattr(model, "backbone", model).architecture["max_positions"])
     tokenizer = WordPieceTokenizer(path / "vocab.txt")
     inputs = tokenizer.encode_batch([text], maxlen=maxlen)
     length = int(inputs["padding_mask"].sum())

@@ -21,7 +21,10 @@ def main(cfg: DictConfig) -> float:
     # Imported here so that --help and --cfg never load Keras or TensorFlow.
     from keraslab.errors import InputError
     from keraslab.experiment import run_experiment
+    from keraslab.quiet import import_backend
     from keraslab.tracking.hydra_job import current_job
+
+    import_backend()
 
     try:
         return run_experiment(cfg)

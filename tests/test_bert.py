@@ -8,7 +8,7 @@ import pytest
 
 from keraslab.checkpoints import CheckpointMismatch, hf_name, load_hf_weights, save_hf_weights
 from keraslab.errors import ConfigError
-from keraslab.models import bert_options, build_bert
+from keraslab.models import BertBackbone, bert_options
 
 SMALL = dict(
     vocab_size=50, num_layers=2, hidden_size=16, num_heads=2, intermediate_size=32, max_positions=20
@@ -60,7 +60,7 @@ def test_google_and_hf_config_keys_map_to_arguments():
 
 
 def test_outputs_shapes_and_padding_independence():
-    model = build_bert(**SMALL)
+    model = BertBackbone(**SMALL)
     batch = inputs()
     out = model(batch)
     assert out["sequence_output"].shape == (2, 7, 16) and out["pooled_output"].shape == (2, 16)
@@ -102,7 +102,7 @@ def test_hf_names_follow_transformers():
 
 
 def test_hf_round_trip_gives_identical_outputs(tmp_path):
-    source, target = build_bert(**SMALL), build_bert(**SMALL)
+    source, target = BertBackbone(**SMALL), BertBackbone(**SMALL)
     save_hf_weights(source, tmp_path)
     load_hf_weights(target, tmp_path)
     batch = inputs()
@@ -116,14 +116,14 @@ def test_hf_round_trip_gives_identical_outputs(tmp_path):
 def test_hf_mismatches_are_listed_together(tmp_path):
     from safetensors.numpy import load_file, save_file
 
-    save_hf_weights(build_bert(**SMALL), tmp_path)
+    save_hf_weights(BertBackbone(**SMALL), tmp_path)
     tensors = load_file(tmp_path / "model.safetensors")
     del tensors["pooler.dense.bias"]
     tensors["cls.predictions.bias"] = np.zeros(50, "float32")  # a head: skipped by an encoder
     tensors["encoder.layer.9.output.dense.bias"] = np.zeros(16, "float32")
     tensors["embeddings.word_embeddings.weight"] = np.zeros((51, 16), "float32")
     save_file(tensors, tmp_path / "model.safetensors")
-    model = build_bert(**SMALL)
+    model = BertBackbone(**SMALL)
     with pytest.raises(CheckpointMismatch) as raised:
         load_hf_weights(model, tmp_path)
     message = str(raised.value)
@@ -157,12 +157,12 @@ def test_keep_and_compound_tokens_reshape_the_vocab_by_hand():
 
 
 def test_loading_with_keep_tokens_selects_embedding_rows(tmp_path):
-    source = build_bert(**SMALL)
+    source = BertBackbone(**SMALL)
     save_hf_weights(source, tmp_path)
     keep, compound = [0, 5, 7, 9], [[1, 2]]  # compound ids index the kept rows: 5 and 7
-    target = build_bert(**{**SMALL, "vocab_size": len(keep) + len(compound)})
+    target = BertBackbone(**{**SMALL, "vocab_size": len(keep) + len(compound)})
     load_hf_weights(target, tmp_path, keep_tokens=keep, compound_tokens=compound)
-    full = keras.ops.convert_to_numpy(source.get_layer("embeddings").word_embeddings.embeddings)
-    rows = keras.ops.convert_to_numpy(target.get_layer("embeddings").word_embeddings.embeddings)
+    full = keras.ops.convert_to_numpy(source.embeddings.word_embeddings.embeddings)
+    rows = keras.ops.convert_to_numpy(target.embeddings.word_embeddings.embeddings)
     np.testing.assert_array_equal(rows[:4], full[keep])
     np.testing.assert_allclose(rows[4], (full[5] + full[7]) / 2, rtol=1e-6)

@@ -42,9 +42,9 @@ def run_ours(batch):
     import keras
 
     from keraslab.checkpoints import load_hf_weights
-    from keraslab.models import bert_options, build_bert
+    from keraslab.models import BertBackbone, bert_options
 
-    model = build_bert(**bert_options(json.loads((FOLDER / "config.json").read_text())))
+    model = BertBackbone(**bert_options(json.loads((FOLDER / "config.json").read_text())))
     load_hf_weights(model, FOLDER)
     outputs = model(
         {

@@ -5,10 +5,11 @@ from conftest import compose_config
 
 from keraslab.config_checks import check_config
 from keraslab.errors import ConfigError
+from keraslab.experiment import RUN_CHECKS
 
 
 def test_default_config_passes():
-    check_config(compose_config([]))
+    check_config(compose_config([]), RUN_CHECKS)
 
 
 @pytest.mark.parametrize(
@@ -69,14 +70,14 @@ def test_default_config_passes():
 )
 def test_bad_value_is_named_with_expectation(override, message):
     with pytest.raises(ConfigError) as raised:
-        check_config(compose_config([override]))
+        check_config(compose_config([override]), RUN_CHECKS)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
 
 
 def test_all_problems_are_reported_together():
     with pytest.raises(ConfigError) as raised:
-        check_config(compose_config(["trainer.epochs=0", "data.batch_size=-2"]))
+        check_config(compose_config(["trainer.epochs=0", "data.batch_size=-2"]), RUN_CHECKS)
     assert "trainer.epochs" in str(raised.value) and "data.batch_size" in str(raised.value)
 
 

@@ -9,8 +9,7 @@ import pytest
 from conftest import ROOT, compose_config
 from hydra.utils import instantiate
 
-from keraslab.loaders import Schedule, SplitBatches
-from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
+from keraslab.loaders import Schedule
 
 GROUPS = [
     "model/encoder",
@@ -50,11 +49,11 @@ def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
         return
     overrides = [f"{group}={option}", *COMPANIONS.get((group, option), [])]
     cfg = compose_config([*overrides, f"data.data_dir={corpus}"])
-    data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
-    batches = SplitBatches(data.splits["train"], 8, shuffle=True, seed=0)
-    model = instantiate(cfg.model)(**data.model_arguments)
-    trainer = instantiate(cfg.trainer)
-    trainer.compile(model, instantiate(cfg.optimizer))
+    task = instantiate(cfg.model)
+    data = instantiate(cfg.data).setup(**task.data_options())
+    batches = data.batches("train", seed=0)
+    model = task.build_model(data)
+    task.compile(model, instantiate(cfg.optimizer), instantiate(cfg.trainer).jit_compile)
     with instantiate(cfg.loader).open(Schedule(batches, 0, len(batches))) as fetcher:
         batch = fetcher.get(0)
     logits = model(batch[0])

@@ -8,7 +8,7 @@ tf = pytest.importorskip("tensorflow")
 
 from keraslab.checkpoints import CheckpointMismatch  # noqa: E402
 from keraslab.checkpoints.google import load_google_checkpoint, save_google_checkpoint  # noqa: E402
-from keraslab.models import build_bert  # noqa: E402
+from keraslab.models import BertBackbone  # noqa: E402
 
 
 def google_bert_base_shapes(vocab_size: int = 21128, layers: int = 12) -> dict[str, list[int]]:
@@ -41,7 +41,7 @@ def google_bert_base_shapes(vocab_size: int = 21128, layers: int = 12) -> dict[s
 
 
 def small_bert():
-    return build_bert(
+    return BertBackbone(
         vocab_size=40,
         num_layers=2,
         hidden_size=16,
@@ -61,10 +61,10 @@ def batch():
 
 
 def test_bert_base_checkpoint_has_exactly_googles_names_and_shapes(tmp_path):
-    model = build_bert(vocab_size=21128)
+    model = BertBackbone(vocab_size=21128)
     prefix = save_google_checkpoint(model, tmp_path / "bert_model.ckpt")
     assert dict(tf.train.list_variables(str(prefix))) == google_bert_base_shapes()
-    reloaded = build_bert(vocab_size=21128)
+    reloaded = BertBackbone(vocab_size=21128)
     load_google_checkpoint(reloaded, prefix)
     for key in ("sequence_output", "pooled_output"):
         np.testing.assert_array_equal(

@@ -7,7 +7,7 @@ import pytest
 
 from keraslab.checkpoints import CheckpointMismatch, load_hf_weights, save_hf_weights
 from keraslab.data.masking import MaskTokens
-from keraslab.models import MaskedLanguageModel, build_bert, build_masked_lm
+from keraslab.models import BertBackbone, MaskedLanguageModel, build_masked_lm
 
 SPECIALS = (0, 1, 2, 3, 4)  # [PAD] [UNK] [CLS] [SEP] [MASK]
 MASK_ID = 4
@@ -89,10 +89,10 @@ def logits_of(model, inputs) -> np.ndarray:
 
 def test_head_is_tied_to_the_word_embeddings_and_leaves_the_pooler_alone():
     model = build_masked_lm(40, SMALL)
-    table = model.backbone.get_layer("embeddings").word_embeddings.embeddings
+    table = model.backbone.embeddings.word_embeddings.embeddings
     assert model.head.word_embeddings.embeddings is table
     assert sum(v is table for v in model.trainable_variables) == 1
-    assert not model.backbone.get_layer("pooler").trainable
+    assert not model.backbone.pooler.trainable
 
     inputs, _, _ = mlm_batch()
     encoder_inputs = {k: v for k, v in inputs.items() if k != "masked_positions"}
@@ -173,7 +173,7 @@ def test_google_checkpoint_holds_the_head_under_googles_names(tmp_path):
     inputs, _, _ = mlm_batch()
     np.testing.assert_array_equal(logits_of(target, inputs), logits_of(source, inputs))
 
-    encoder = build_bert(40, **SMALL)  # has no head: the checkpoint's is skipped
+    encoder = BertBackbone(40, **SMALL)  # has no head: the checkpoint's is skipped
     load_google_checkpoint(encoder, prefix)
     encoder_inputs = {k: v for k, v in inputs.items() if k != "masked_positions"}
     np.testing.assert_array_equal(
@@ -215,7 +215,7 @@ def test_keras_checkpoint_keeps_the_tie_and_training_goes_on_identically(tmp_pat
     model.save(tmp_path / "mlm.keras")
     restored = keras.saving.load_model(tmp_path / "mlm.keras")
     assert isinstance(restored, MaskedLanguageModel)
-    embeddings = restored.backbone.get_layer("embeddings").word_embeddings
+    embeddings = restored.backbone.embeddings.word_embeddings
     assert restored.head.word_embeddings is embeddings
     second = mlm_batch(seed=1)
     losses = [float(m.train_on_batch(*second)) for m in (model, restored)]

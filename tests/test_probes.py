@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keraslab.models import build_bert
+from keraslab.models import BertBackbone
 from keraslab.probes import ProbeCapture
 
 CONFIG = dict(
@@ -27,7 +27,7 @@ def inputs():
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(1)
-    return build_bert(**CONFIG)
+    return BertBackbone(**CONFIG)
 
 
 def test_attention_probabilities_are_distributions_that_ignore_padding(model):
@@ -109,7 +109,7 @@ def test_no_operation_is_added_to_the_graph_when_nothing_captures(monkeypatch):
 
     def graph_size():
         keras.utils.set_random_seed(1)
-        model = build_bert(**CONFIG)
+        model = BertBackbone(**CONFIG)
         batch = {k: tf.constant(v) for k, v in inputs().items()}
         return len(tf.function(model).get_concrete_function(batch).graph.get_operations())
 

@@ -353,7 +353,7 @@ def test_a_model_that_does_not_fit_the_data_stops_before_training(corpus, tmp_pa
     )
     assert result.returncode == 2
     assert (
-        "error: model keraslab.models.build_masked_lm does not fit data keraslab.data.SentimentData: "
+        "error: model MaskedLMTask does not fit data SentimentData: "
         "the data provides num_classes, vocab_size, and the model takes no num_classes."
     ) in result.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()

@@ -50,10 +50,13 @@ def kernel_of(path: Path) -> np.ndarray:
 def test_a_crash_before_the_state_is_written_leaves_the_previous_epochs_pair(tmp_path, monkeypatch):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer="adam", loss="mse")
-    callback = LastCheckpoint(tmp_path, SimpleNamespace(best=0.75), "run-id")
+    start = TrainingState(0, None, "run-id", monitor="val_loss", mode="min")
+    callback = LastCheckpoint(tmp_path, SimpleNamespace(best=0.75), start)
     callback.set_model(model)
-    callback.on_epoch_end(0, {})
-    assert read_state(tmp_path / "state.json") == TrainingState(1, 0.75, "run-id", "epoch-1.keras")
+    callback.on_epoch_end(0, {"val_loss": 0.75, "loss": 0.5})
+    assert read_state(tmp_path / "state.json") == TrainingState(
+        1, 0.75, "run-id", "epoch-1.keras", "val_loss", "min", {"val_loss": [0.75], "loss": [0.5]}
+    )
     assert files_in(tmp_path) == ["epoch-1.keras", "last.keras", "state.json"]
     assert (tmp_path / "last.keras").read_bytes() == (tmp_path / "epoch-1.keras").read_bytes()
     first = kernel_of(tmp_path / "epoch-1.keras")
@@ -71,9 +74,10 @@ def test_a_crash_before_the_state_is_written_leaves_the_previous_epochs_pair(tmp
     np.testing.assert_array_equal(kernel_of(tmp_path / state.checkpoint), first)
     np.testing.assert_array_equal(kernel_of(tmp_path / "last.keras"), first)
 
-    callback.on_epoch_end(1, {})
+    callback.on_epoch_end(1, {"val_loss": 0.5, "loss": 0.25})
     state = read_state(tmp_path / "state.json")
     assert (state.epochs_done, state.checkpoint) == (2, "epoch-2.keras")
+    assert state.history == {"val_loss": [0.75, 0.5], "loss": [0.5, 0.25]}
     assert files_in(tmp_path) == ["epoch-2.keras", "last.keras", "state.json"]
     np.testing.assert_array_equal(kernel_of(tmp_path / "last.keras"), np.ones((3, 2)))
 

@@ -1,16 +1,22 @@
 """Check a composed config before anything is built, with errors that name key, value and expectation.
 
 Hydra parses ``key=abc`` on the command line into a string and ``key=3`` into an int, so a value of
-the wrong type reaches us silently; these checks catch it before any data is read or model built.
+the wrong type reaches us silently. Each config target keeps its checks beside it: the class or
+builder function a section's ``_target_`` names carries ``config_checks``, a table from keys of
+its section (``maxlen``, ``encoder.hidden_size``) to checks, and may define
+``config_problems(cfg)`` for rules that join several keys. :func:`check_config` runs them for every
+section, before any data is read or model built, and reports every problem at once.
 """
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from keraslab.errors import ConfigError
 
+# value -> None when it is fine, else what was expected ("an integer >= 1").
 Check = Callable[[Any], str | None]
 
 
@@ -61,8 +67,6 @@ def one_of(*choices) -> Check:
 
 
 def regexes(value) -> str | None:
-    import re
-
     expected = "a list of regular expressions"
     if isinstance(value, str) or not isinstance(value, Sequence):
         return expected
@@ -76,89 +80,49 @@ def regexes(value) -> str | None:
     return None
 
 
-def schedule_points(value) -> str | None:
-    expected = "a non-empty mapping {step >= 0: multiplier >= 0}"
-    if not hasattr(value, "items") or not value:
-        return expected
-    for step, multiplier in value.items():
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            return expected
-        if (
-            isinstance(multiplier, bool)
-            or not isinstance(multiplier, int | float)
-            or multiplier < 0
-        ):
-            return expected
-    return None
-
-
 def string(value) -> str | None:
     return None if isinstance(value, str) and value else "a non-empty string"
 
 
-CHECKS: dict[str, Check] = {
-    "seed": integer(0),
-    "resume": optional(string),
-    "export": one_of(None, "google", "hf"),
-    "export_weights": one_of("ema", "raw"),
-    "data.data_dir": string,
-    "data.maxlen": integer(3),
-    "data.batch_size": integer(1),
-    "data.min_char_count": integer(1),
-    "data.max_train_samples": optional(integer(1)),
-    "data.mask_rate": number(0.0, 1.0, low_inclusive=False, high_inclusive=False),
-    "data.max_predictions": integer(1),
-    "data.drop_label": one_of(True, False),
-    "model.encoder.checkpoint": optional(string),
-    "model.encoder.num_layers": integer(1),
-    "model.encoder.hidden_size": integer(1),
-    "model.encoder.num_heads": integer(1),
-    "model.encoder.intermediate_size": integer(1),
-    "model.encoder.max_positions": integer(1),
-    "model.encoder.dropout": number(0.0, 1.0, high_inclusive=False),
-    "model.head_dropout": number(0.0, 1.0, high_inclusive=False),
-    "optimizer.name": string,
-    "optimizer.learning_rate": positive_number,
-    "optimizer.schedule": optional(schedule_points),
-    "optimizer.clipnorm": optional(positive_number),
-    "optimizer.weight_decay": optional(number(0.0, 1.0)),
-    "optimizer.weight_decay_exclude": regexes,
-    "optimizer.layer_adaptation": one_of(True, False),
-    "optimizer.layer_adaptation_exclude": regexes,
-    "optimizer.lazy": optional(regexes),
-    "optimizer.accum_steps": integer(1),
-    "optimizer.lookahead_k": optional(integer(1)),
-    "optimizer.lookahead_alpha": number(0.0, 1.0, low_inclusive=False),
-    "optimizer.ema": optional(number(0.0, 1.0, high_inclusive=False)),
-    "optimizer.ema_warmup": one_of(True, False),
-    "trainer.epochs": integer(1),
-    "trainer.steps_per_epoch": optional(integer(1)),
-    "trainer.validation_steps": optional(integer(1)),
-    "trainer.log_every_n_steps": integer(1),
-}
-
-
-def check_config(cfg: DictConfig) -> None:
-    """Raise one :class:`ConfigError` listing every bad value, or return quietly."""
+def table_problems(cfg: DictConfig, table: Mapping[str, Check], prefix: str = "") -> list[str]:
+    """A problem line for each key of ``table`` that ``cfg`` holds with a bad value."""
     problems = []
-    for key, check in CHECKS.items():
+    for key, check in table.items():
         value = OmegaConf.select(cfg, key, default=_MISSING)
         if value is _MISSING:
             continue
         expected = check(value)
         if expected:
-            problems.append(f"{key} must be {expected}, got {value!r} ({type(value).__name__})")
-    encoder = cfg.get("model", {}).get("encoder", {})
-    hidden, heads = encoder.get("hidden_size"), encoder.get("num_heads")
-    if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
-        problems.append(
-            f"model.encoder.hidden_size ({hidden}) must be a multiple of model.encoder.num_heads ({heads})"
-        )
-    maxlen, positions = cfg.get("data", {}).get("maxlen"), encoder.get("max_positions")
-    if isinstance(maxlen, int) and isinstance(positions, int) and positions < maxlen:
-        problems.append(
-            f"model.encoder.max_positions ({positions}) must be >= data.maxlen ({maxlen})"
-        )
+            problems.append(
+                f"{prefix}{key} must be {expected}, got {value!r} ({type(value).__name__})"
+            )
+    return problems
+
+
+def section_problems(cfg: DictConfig, section: str) -> list[str]:
+    """The problems that the target of ``cfg[section]`` finds in the config."""
+    from hydra.utils import get_object
+
+    path = cfg[section]._target_
+    try:
+        target = get_object(path)
+    except Exception as error:
+        return [f"{section}._target_ {path!r} cannot be imported ({error})"]
+    problems = table_problems(cfg[section], getattr(target, "config_checks", {}), f"{section}.")
+    joint = getattr(target, "config_problems", None)
+    return problems + (joint(cfg) if joint else [])
+
+
+def check_config(cfg: DictConfig, own_checks: Mapping[str, Check] = {}) -> None:
+    """Raise one :class:`ConfigError` listing every bad value, or return quietly.
+
+    ``own_checks`` are the caller's, for keys at the root of the config (``seed``); each section
+    with a ``_target_`` is checked by its target.
+    """
+    problems = table_problems(cfg, own_checks)
+    for section, value in cfg.items():
+        if isinstance(value, DictConfig) and "_target_" in value:
+            problems += section_problems(cfg, section)
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems) + ".")
 

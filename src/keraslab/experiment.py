@@ -1,26 +1,36 @@
-"""One experiment, end to end: data, model, optimizer, fit, evaluate, all tracked.
+"""The run path: compose -> task and data -> fit -> evaluate -> track, for every task.
 
-``run_experiment(cfg)`` is what ``scripts/run.py`` calls for every Hydra job. It returns the
-best validation accuracy, the metric a sweeper optimizes. With ``resume=<run dir>`` it goes on
-from that run's last checkpoint, in the same run folder and MLflow run. With ``export=google`` or
-``export=hf`` the trained model is also written as a checkpoint folder (``<run dir>/checkpoint``)
-that ``model.encoder.checkpoint=`` loads; with an EMA optimizer it holds the averaged weights
-unless ``export_weights=raw``. EMA runs also report test metrics on the averaged weights.
+``run_experiment(cfg)`` is what ``scripts/run.py`` calls for every Hydra job. The ``model`` group
+selects a task (:class:`~keraslab.tasks.Task`) and ``data`` its data module
+(:class:`~keraslab.data.DataModule`); nothing here names either. It returns the result that
+``optimized_metric`` names (by default the best value of the monitored metric), the number a
+sweeper optimizes. With ``resume=<run dir>`` it goes on from that run's last checkpoint, in the
+same run folder and MLflow run. With ``export=<format>`` the trained model is also written where
+the task can (``<run dir>/checkpoint``); with an EMA optimizer it holds the averaged weights
+unless ``export_weights=raw``. The test split, when there is one, is scored with the best
+checkpoint, on its trained and (with EMA) averaged weights.
 """
 
 import contextlib
-import inspect
 import io
 from pathlib import Path
 
-from hydra.utils import get_method, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from keraslab.config_checks import check_config
-from keraslab.errors import ConfigError, DataError
-from keraslab.resume import Resume, read_resume
-from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
+from keraslab.config_checks import check_config, integer, one_of, optional, string
+from keraslab.errors import DataError
+from keraslab.resume import Resume, check_same_monitor, read_resume
 from keraslab.tracking.hydra_job import current_job
+
+# The run path's own keys; every section's checks live with its target.
+RUN_CHECKS = {
+    "seed": integer(0),
+    "resume": optional(string),
+    "export": optional(string),
+    "export_weights": one_of("ema", "raw"),
+    "optimized_metric": optional(string),
+}
 
 
 def run_experiment(cfg: DictConfig) -> float:
@@ -30,26 +40,25 @@ def run_experiment(cfg: DictConfig) -> float:
     tracker = instantiate(cfg.logger)
     resume_run_id = resume.state.mlflow_run_id if resume else None
     with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
-        check_config(cfg)
-        return _train_and_evaluate(cfg, run_dir, tracker, resume)
+        check_config(cfg, RUN_CHECKS)
+        task = instantiate(cfg.model)
+        task.check_export(cfg.get("export"))
+        data = instantiate(cfg.data).setup(**task.data_options())
+        run_dir.mkdir(parents=True, exist_ok=True)
+        keep_artifacts(data.artifacts(), run_dir, tracker, resuming=resume is not None)
+        value, report = _train_and_evaluate(cfg, task, data, run_dir, tracker, resume)
+    print(report, flush=True)
+    return value
 
 
-def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume | None) -> float:
-    data = instantiate(cfg.data).setup(tokenizer_for_encoder(cfg.model.encoder))
-    check_model_fits_data(cfg, data.model_arguments)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    vocab_path = run_dir / "vocab.txt"
-    if resume is None:
-        tracker.log_artifact(data.tokenizer.save(vocab_path))
-    elif vocab_path.read_text(encoding="utf-8").splitlines() != data.tokenizer.tokens:
-        raise DataError(
-            f"the vocab built from {data.data_dir} differs from {vocab_path}; a run resumes only on "
-            "the data it was trained on."
-        )
-
+def _train_and_evaluate(
+    cfg, task, data, run_dir: Path, tracker, resume: Resume | None
+) -> tuple[float, str]:
+    """The optimized metric's value, and the summary to print once the run is closed."""
     # Keras (and TensorFlow) load only once the data has been read and checked.
-    from keraslab.loaders import SplitBatches
-    from keraslab.optimizers import ExponentialMovingAverage, find_wrapper, update_count
+    from keraslab.evaluation import moving_average, scored_checkpoint, split_results
+    from keraslab.optimizers import update_count
+    from keraslab.run_results import best_values, optimized_metric, summary
     from keraslab.tracking.keras_callback import TrackerCallback
     from keraslab.training.seeding import seed_everything
 
@@ -58,75 +67,60 @@ def _train_and_evaluate(cfg: DictConfig, run_dir: Path, tracker, resume: Resume 
     if resume:
         model = trainer.restore(resume.last_checkpoint)
     else:
-        model = instantiate(cfg.model)(**data.model_arguments)
-        trainer.compile(model, instantiate(cfg.optimizer))
-    tracker.log_text(_summary(model), "model_summary.txt")
+        model = task.build_model(data)
+        task.compile(model, instantiate(cfg.optimizer), trainer.jit_compile)
+    ema, ema_validated = moving_average(model) is not None, trainer.validates_ema(model)
+    monitor = task.choose_monitor(trainer.monitor, trainer.monitor_mode, ema_validated)
+    if resume:
+        check_same_monitor(resume.state, *monitor)
+    objective = optimized_metric(
+        cfg.get("optimized_metric"), monitor[0], task, ema_validated, ema, "test" in data.splits
+    )
+    tracker.log_text(_model_summary(model), "model_summary.txt")
 
     loader = instantiate(cfg.loader)
-    batches = {
-        name: SplitBatches(split, cfg.data.batch_size, shuffle=name == "train", seed=cfg.seed)
-        for name, split in data.splits.items()
-    }
-    history = trainer.fit(
+    state = trainer.fit(
+        task,
         model,
-        batches["train"],
-        batches["valid"],
+        data,
         loader,
         run_dir,
+        monitor,
+        seed=cfg.seed,
         callbacks=[TrackerCallback(tracker, trainer.log_every_n_steps)],
         resume_state=resume.state if resume else None,
         mlflow_run_id=tracker.run_id,
     )
-    earlier_best = [resume.state.best] if resume and resume.state.best is not None else []
-    best_valid_accuracy = max(history.history.get("val_accuracy", []) + earlier_best)
-    results = {"best_valid_accuracy": best_valid_accuracy}
-    ema = find_wrapper(model.optimizer, ExponentialMovingAverage)
-    if "val_ema_accuracy" in history.history:
-        results["best_valid_ema_accuracy"] = max(history.history["val_ema_accuracy"])
-    if "test" in batches:
-        test = trainer.evaluate(model, batches["test"], loader)
-        results.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
-        if ema is not None:
-            with ema.averaged_weights():
-                test = trainer.evaluate(model, batches["test"], loader)
-            results.update(test_ema_loss=test["loss"], test_ema_accuracy=test["accuracy"])
+    results = best_values(state.history, task, monitor)
+    best_model = trainer.restore(scored_checkpoint(run_dir))
+    if "test" in data.splits:
+        results.update(split_results(task, best_model, data, "test", loader))
+    task.log_artifacts(best_model, data, loader, tracker, run_dir)
     tracker.log_metrics(results, update_count(model.optimizer))
     if cfg.get("export"):
-        from keraslab.checkpoints.export import export_checkpoint
-
-        use_ema = ema is not None and cfg.get("export_weights", "ema") == "ema"
-        with ema.averaged_weights() if use_ema else contextlib.nullcontext():
-            folder = export_checkpoint(model, data.tokenizer, run_dir / "checkpoint", cfg.export)
+        averaged = ema and cfg.get("export_weights", "ema") == "ema"
+        with moving_average(model).averaged_weights() if averaged else contextlib.nullcontext():
+            folder = task.export(model, data, run_dir / "checkpoint", cfg.export)
         tracker.log_artifacts(folder, "checkpoint")
-    return best_valid_accuracy
+    return results[objective], summary(results, monitor, state.history, objective, run_dir, tracker)
 
 
-def check_model_fits_data(cfg: DictConfig, provided: dict) -> None:
-    """The model builder must take what the data provides (``vocab_size``, ``num_classes``, ...)
-    and need nothing else that the config leaves unset."""
-    parameters = inspect.signature(get_method(cfg.model._target_)).parameters
-    configured = {key for key in cfg.model if not key.startswith("_")}
-    unexpected = sorted(set(provided) - set(parameters))
-    lacking = sorted(
-        name
-        for name, parameter in parameters.items()
-        if parameter.default is parameter.empty and name not in provided and name not in configured
-    )
-    if unexpected or lacking:
-        raise ConfigError(
-            f"model {cfg.model._target_} does not fit data {cfg.data._target_}: the data provides "
-            f"{', '.join(sorted(provided))}, and the model "
-            + (
-                f"takes no {', '.join(unexpected)}"
-                if unexpected
-                else f"also needs {', '.join(lacking)}"
+def keep_artifacts(artifacts: dict[str, str], run_dir: Path, tracker, resuming: bool) -> None:
+    """Write the data module's artifacts (a vocab) into the run folder and log them; a resumed
+    run instead checks that the data gives the same ones as before."""
+    for name, text in artifacts.items():
+        path = run_dir / name
+        if not resuming:
+            path.write_text(text, encoding="utf-8")
+            tracker.log_artifact(path)
+        elif not path.is_file() or path.read_text(encoding="utf-8") != text:
+            raise DataError(
+                f"the {name} built from the data differs from {path}; a run resumes only on the "
+                "data it was trained on."
             )
-            + ". Pick a model and data that go together, e.g. model=masked_lm with "
-            "data=sentiment_mlm (experiment=pretrain_mlm), or model=classifier with data=sentiment."
-        )
 
 
-def _summary(model) -> str:
+def _model_summary(model) -> str:
     lines = io.StringIO()
     model.summary(print_fn=lambda line, **kwargs: lines.write(line + "\n"), line_length=110)
     return lines.getvalue()

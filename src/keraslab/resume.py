@@ -1,8 +1,8 @@
 """Resuming an interrupted run from its ``checkpoints/`` folder.
 
 After every epoch the trainer writes ``checkpoints/epoch-N.keras`` (weights and optimizer state),
-then ``checkpoints/state.json``: the epochs done, the best monitored value so far, the MLflow run id
-and the name of that checkpoint. ``state.json`` is the commit point: it is replaced atomically,
+then ``checkpoints/state.json``: the epochs done, the best value of the monitored metric (and
+which metric, which way), every epoch's metrics, the MLflow run id and the name of that checkpoint. ``state.json`` is the commit point: it is replaced atomically,
 only once its checkpoint is whole, and the checkpoint it named before is deleted only after that,
 so a crash anywhere leaves a state and a checkpoint of the same epoch. ``checkpoints/last.keras``
 is a second name for the newest one. ``resume=<run dir>`` reads the state and the checkpoint it
@@ -12,7 +12,7 @@ names and goes on from there, in the same MLflow run.
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -29,13 +29,19 @@ FIXED_SECTIONS = ("seed", "data", "model", "optimizer")
 
 @dataclass
 class TrainingState:
-    """What a run has done so far: ``epochs_done``, the best ``monitor`` value, its MLflow run,
-    and ``checkpoint``, the file in ``checkpoints/`` that holds the model after ``epochs_done``."""
+    """What a run has done so far: ``epochs_done``; ``best``, the best value of ``monitor``
+    (better is ``mode``: ``min`` or ``max``); its MLflow run; ``checkpoint``, the file in
+    ``checkpoints/`` that holds the model after ``epochs_done``; and ``history``, every
+    epoch's logs (metric -> one value an epoch). A state written before ``monitor`` was
+    recorded was monitoring ``val_accuracy``."""
 
     epochs_done: int
     best: float | None
     mlflow_run_id: str | None
     checkpoint: str = LAST_CHECKPOINT
+    monitor: str = "val_accuracy"
+    mode: str = "max"
+    history: dict[str, list[float]] = field(default_factory=dict)
 
     def save(self, checkpoints: Path) -> None:
         """Write atomically, so a crash mid-write leaves the previous state readable."""
@@ -123,3 +129,13 @@ def _changed_keys(saved: DictConfig, current: DictConfig) -> list[str]:
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     ]
+
+
+def check_same_monitor(state: TrainingState, monitor: str, mode: str) -> None:
+    """A resumed run must pick its best checkpoint as the run it goes on from did."""
+    if (state.monitor, state.mode) != (monitor, mode):
+        raise ConfigError(
+            f"resume: the run's best checkpoint was chosen by {state.monitor} ({state.mode}), and "
+            f"this run would monitor {monitor} ({mode}); resume with "
+            f"trainer.monitor={state.monitor} trainer.monitor_mode={state.mode}."
+        )

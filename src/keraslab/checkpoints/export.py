@@ -14,7 +14,7 @@ import keras
 
 from keraslab.checkpoints.hf import save_hf_weights
 from keraslab.errors import ConfigError
-from keraslab.models.bert import bert_architecture, bert_config_json
+from keraslab.models.bert import bert_config_json
 from keraslab.tokenizers import WordPieceTokenizer
 
 FORMATS = ("google", "hf")
@@ -23,14 +23,13 @@ FORMATS = ("google", "hf")
 def export_checkpoint(
     model: keras.Model, tokenizer: WordPieceTokenizer, folder: str | Path, format: str
 ) -> Path:
-    """Write ``model`` (an encoder, a classifier on one, or a masked LM) and its vocab to ``folder``."""
+    """Write ``model`` (a :class:`~keraslab.models.BertBackbone` or a task model holding one as
+    ``.backbone``: the classifier, the masked LM) and its vocab to ``folder``."""
     if format not in FORMATS:
         raise ConfigError(f"export must be one of {', '.join(FORMATS)} or null, got {format!r}.")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = bert_config_json(
-        bert_architecture(getattr(model, "backbone", model)), tokenizer.lowercase
-    )
+    config = bert_config_json(getattr(model, "backbone", model).architecture, tokenizer.lowercase)
     if format == "google":
         from keraslab.checkpoints.google import save_google_checkpoint
 

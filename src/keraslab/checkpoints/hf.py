@@ -34,7 +34,7 @@ def load_hf_weights(
     keep_tokens: Sequence[int] | None = None,
     compound_tokens: Sequence[Sequence[int]] | None = None,
 ) -> None:
-    """Assign ``folder/model.safetensors`` to a :func:`~keraslab.models.build_bert` encoder.
+    """Assign ``folder/model.safetensors`` to a :class:`~keraslab.models.BertBackbone`.
 
     Raises :class:`CheckpointMismatch` listing every missing, unexpected or mis-shaped tensor.
     A ``bert.`` prefix (as in ``BertForPreTraining`` checkpoints) is accepted.

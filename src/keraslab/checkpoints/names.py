@@ -94,11 +94,11 @@ def _dense_or_norm(layer, prefix: str) -> dict[str, keras.Variable]:
 
 
 def google_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
-    """Google's names for every variable of a :func:`~keraslab.models.build_bert` encoder.
+    """Google's names for every variable of a :class:`~keraslab.models.BertBackbone`.
 
-    ``model`` is the encoder, a functional model built on its outputs (the classifier), or a
-    model that keeps it as ``model.backbone`` (:class:`~keraslab.models.MaskedLanguageModel`,
-    whose head adds ``cls/predictions/...``).
+    ``model`` is the backbone or a task model that keeps it as ``model.backbone`` (the
+    classifier; :class:`~keraslab.models.MaskedLanguageModel`, whose head adds
+    ``cls/predictions/...``).
     """
     mapping = _encoder_variable_map(getattr(model, "backbone", model))
     head = getattr(model, "head", None)
@@ -113,24 +113,21 @@ def google_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
     return mapping
 
 
-def _encoder_variable_map(model: keras.Model) -> dict[str, keras.Variable]:
-    embeddings = model.get_layer("embeddings")
+def _encoder_variable_map(backbone) -> dict[str, keras.Variable]:
+    embeddings = backbone.embeddings
     mapping = {
         "bert/embeddings/word_embeddings": embeddings.word_embeddings.embeddings,
         "bert/embeddings/position_embeddings": embeddings.position_embeddings.embeddings,
         "bert/embeddings/token_type_embeddings": embeddings.token_type_embeddings.embeddings,
         **_dense_or_norm(embeddings.layer_norm, "bert/embeddings/LayerNorm"),
-        **_dense_or_norm(model.get_layer("pooler"), "bert/pooler/dense"),
+        **_dense_or_norm(backbone.pooler, "bert/pooler/dense"),
     }
-    index = 0
-    while any(layer.name == f"layer_{index}" for layer in model.layers):
-        block = model.get_layer(f"layer_{index}")
+    for index, block in enumerate(backbone.transformer_layers):
         for attributes, path in BLOCK_PATHS.items():
             sublayer = block
             for attribute in attributes:
                 sublayer = getattr(sublayer, attribute)
             mapping.update(_dense_or_norm(sublayer, f"bert/encoder/layer_{index}/{path}"))
-        index += 1
     return mapping
 
 

@@ -1,7 +1,9 @@
-"""Data modules: read a corpus, build its tokenizer, and hand out encoded arrays."""
+"""Data modules: read a corpus, build what the model needs from it, and hand out encoded splits."""
 
 from keraslab.data.encoded import EncodedSplit
 from keraslab.data.masked_text import MaskedTextData
+from keraslab.data.module import DataModule
 from keraslab.data.sentiment import SentimentData
+from keraslab.data.text_module import TextDataModule
 
-__all__ = ["EncodedSplit", "MaskedTextData", "SentimentData"]
+__all__ = ["DataModule", "EncodedSplit", "MaskedTextData", "SentimentData", "TextDataModule"]

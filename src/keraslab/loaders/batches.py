@@ -12,7 +12,8 @@ from keraslab.data.encoded import EncodedSplit
 
 
 class SplitBatches:
-    """``batch(epoch, index)``: ``(inputs, labels)``, or ``(inputs, labels, sample_weights)``.
+    """``batch(epoch, index)``: ``(inputs,)``, ``(inputs, labels)`` or ``(inputs, labels,
+    sample_weights)``, labels an array or a dict of arrays (:meth:`EncodedSplit.take`).
 
     With ``shuffle`` the rows of epoch ``e`` follow ``numpy.random.default_rng((seed, e))
     .permutation(n)``; without, their stored order. A split's ``transform`` gets
@@ -43,14 +44,13 @@ class SplitBatches:
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} is outside [0, {len(self)})")
         rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
-        split = self.split
-        inputs = {name: array[rows] for name, array in split.inputs.items()}
-        labels = None if split.labels is None else split.labels[rows]
-        if split.transform is not None:
-            return split.transform(inputs, labels, np.random.default_rng((self.seed, epoch, index)))
-        if split.sample_weights is None:
-            return inputs, labels
-        return inputs, labels, split.sample_weights[rows]
+        batch = self.split.take(rows)
+        if self.split.transform is not None:
+            inputs, labels = batch[0], batch[1] if len(batch) > 1 else None
+            return self.split.transform(
+                inputs, labels, np.random.default_rng((self.seed, epoch, index))
+            )
+        return batch
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""A BERT encoder as a functional Keras model, configured by our names or by Google's / HF's.
+"""A BERT encoder as a Keras model class, configured by our names or by Google's / HF's.
 
-``build_bert(vocab_size=..., num_layers=...)`` or ``build_bert(**bert_options(config_json))``:
+``BertBackbone(vocab_size=..., num_layers=...)`` or ``BertBackbone(**bert_options(config_json))``:
 inputs ``token_ids``, ``segment_ids``, ``padding_mask`` (B, L); outputs ``sequence_output``
 (B, L, H) and ``pooled_output`` (B, H), ``pooled = tanh(W h_[CLS] + b)``.
 """
@@ -47,7 +47,7 @@ ARGUMENTS = (
 
 
 def bert_options(config: Mapping) -> dict:
-    """``build_bert`` arguments from a config in our, Google's or HF's names; other keys are dropped."""
+    """``BertBackbone`` arguments from a config in our, Google's or HF's names; other keys are dropped."""
     options = {CONFIG_KEYS.get(key, key): value for key, value in config.items()}
     if "activation" in options:
         options["activation"] = ACTIVATION_NAMES.get(options["activation"], options["activation"])
@@ -65,10 +65,10 @@ CHECKPOINT_OVERRIDES = ("dropout", "attention_dropout")
 
 def encoder_from_config(
     vocab_size: int, encoder: Mapping
-) -> tuple[keras.Model, "Checkpoint | None"]:
+) -> tuple["BertBackbone", "Checkpoint | None"]:
     """An encoder built from config, and the checkpoint its weights are to come from (or None).
 
-    ``encoder`` holds :func:`build_bert` options (our names, or Google's / HF's config keys).
+    ``encoder`` holds :class:`BertBackbone` options (our names, or Google's / HF's config keys).
     With ``encoder.checkpoint`` (an HF folder, a Google checkpoint, or ``minilm``) the architecture
     is the checkpoint's (``dropout`` / ``attention_dropout`` may still be set), and ``vocab_size``
     must match its vocab. The caller loads the weights, into the encoder or a model around it.
@@ -76,36 +76,17 @@ def encoder_from_config(
     options = dict(encoder)
     checkpoint = options.pop("checkpoint", None)
     if not checkpoint:
-        return build_bert(vocab_size, **bert_options(options)), None
+        return BertBackbone(vocab_size, **bert_options(options)), None
     from keraslab.checkpoints.auto import find_checkpoint
 
     found = find_checkpoint(checkpoint)
     architecture = bert_options(found.config)
     architecture.update({k: options[k] for k in CHECKPOINT_OVERRIDES if options.get(k) is not None})
-    return build_bert(**architecture), found
-
-
-def bert_architecture(model: keras.Model) -> dict:
-    """The :func:`build_bert` arguments that built ``model`` (read back from its layers)."""
-    embeddings = model.get_layer("embeddings").config
-    block = model.get_layer("layer_0").config
-    return {
-        "vocab_size": embeddings["vocab_size"],
-        "num_layers": sum(layer.name.startswith("layer_") for layer in model.layers),
-        "hidden_size": embeddings["hidden_size"],
-        "num_heads": block["num_heads"],
-        "intermediate_size": block["intermediate_size"],
-        "activation": block["activation"],
-        "dropout": block["dropout"],
-        "attention_dropout": block["attention_dropout"],
-        "max_positions": embeddings["max_positions"],
-        "type_vocab_size": embeddings["type_vocab_size"],
-        "layer_norm_epsilon": embeddings["layer_norm_epsilon"],
-    }
+    return BertBackbone(**architecture), found
 
 
 def bert_config_json(architecture: Mapping, lowercase: bool) -> dict:
-    """``architecture`` (:func:`bert_architecture`) in the keys that both Google's
+    """``architecture`` (:attr:`BertBackbone.architecture`) in the keys that both Google's
     ``bert_config.json`` and HF's ``config.json`` use, plus ``do_lower_case`` for the tokenizer."""
     our_keys = {ours: theirs for theirs, ours in CONFIG_KEYS.items()}
     config = {our_keys.get(key, key): value for key, value in architecture.items()}
@@ -113,52 +94,88 @@ def bert_config_json(architecture: Mapping, lowercase: bool) -> dict:
     return {**config, "initializer_range": 0.02, "model_type": "bert", "do_lower_case": lowercase}
 
 
-def build_bert(
-    vocab_size: int,
-    num_layers: int = 12,
-    hidden_size: int = 768,
-    num_heads: int = 12,
-    intermediate_size: int = 3072,
-    activation: str = "gelu",
-    dropout: float = 0.1,
-    attention_dropout: float | None = None,
-    max_positions: int = 512,
-    type_vocab_size: int = 2,
-    layer_norm_epsilon: float = 1e-12,
-    name: str = "bert",
-) -> keras.Model:
+@keras.saving.register_keras_serializable(package="keraslab")
+class BertBackbone(keras.Model):
     """The encoder: embeddings, ``num_layers`` post-LN Transformer blocks, and the pooler.
+
+    A functional model (as keras-hub's ``BertBackbone``) whose constructor arguments are its
+    config: ``get_config`` returns them and ``architecture`` holds the ones that define the
+    weights, so nothing reads the architecture back from layer names. Task models keep it as
+    ``.backbone``; ``embeddings``, ``transformer_layers`` and ``pooler`` are its parts.
 
     ``activation`` is ``gelu`` (exact, erf), ``gelu_approximate`` (tanh) or ``relu``;
     ``attention_dropout`` defaults to ``dropout``.
     """
-    attention_dropout = dropout if attention_dropout is None else attention_dropout
-    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
-    padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
-    hidden = Embeddings(
-        vocab_size,
-        hidden_size,
-        max_positions,
-        type_vocab_size,
-        dropout,
-        layer_norm_epsilon,
-        name="embeddings",
-    )(token_ids, segment_ids)
-    for index in range(num_layers):
-        hidden = TransformerBlock(
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_layers: int = 12,
+        hidden_size: int = 768,
+        num_heads: int = 12,
+        intermediate_size: int = 3072,
+        activation: str = "gelu",
+        dropout: float = 0.1,
+        attention_dropout: float | None = None,
+        max_positions: int = 512,
+        type_vocab_size: int = 2,
+        layer_norm_epsilon: float = 1e-12,
+        name: str = "bert",
+        **kwargs,
+    ):
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
+        embeddings = Embeddings(
+            vocab_size,
             hidden_size,
-            num_heads,
-            intermediate_size,
-            activation,
+            max_positions,
+            type_vocab_size,
             dropout,
-            attention_dropout,
             layer_norm_epsilon,
-            name=f"layer_{index}",
-        )(hidden, padding_mask)
-    pooled = layers.Dense(hidden_size, activation="tanh", name="pooler")(hidden[:, 0])
-    return keras.Model(
-        {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-        {"sequence_output": hidden, "pooled_output": pooled},
-        name=name,
-    )
+            name="embeddings",
+        )
+        hidden = embeddings(token_ids, segment_ids)
+        blocks = [
+            TransformerBlock(
+                hidden_size,
+                num_heads,
+                intermediate_size,
+                activation,
+                dropout,
+                attention_dropout,
+                layer_norm_epsilon,
+                name=f"layer_{index}",
+            )
+            for index in range(num_layers)
+        ]
+        for block in blocks:
+            hidden = block(hidden, padding_mask)
+        pooler = layers.Dense(hidden_size, activation="tanh", name="pooler")
+        pooled = pooler(hidden[:, 0])
+        super().__init__(
+            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            {"sequence_output": hidden, "pooled_output": pooled},
+            name=name,
+            **kwargs,
+        )
+        self.embeddings = embeddings
+        self.transformer_layers = blocks
+        self.pooler = pooler
+        self.architecture = {
+            "vocab_size": vocab_size,
+            "num_layers": num_layers,
+            "hidden_size": hidden_size,
+            "num_heads": num_heads,
+            "intermediate_size": intermediate_size,
+            "activation": activation,
+            "dropout": dropout,
+            "attention_dropout": attention_dropout,
+            "max_positions": max_positions,
+            "type_vocab_size": type_vocab_size,
+            "layer_norm_epsilon": layer_norm_epsilon,
+        }
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **self.architecture}

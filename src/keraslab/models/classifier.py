@@ -5,7 +5,45 @@ from collections.abc import Mapping
 import keras
 from keras import layers
 
-from keraslab.models.bert import encoder_from_config
+from keraslab.models.bert import BertBackbone, encoder_from_config
+
+
+@keras.saving.register_keras_serializable(package="keraslab")
+class BertClassifier(keras.Model):
+    """``logits = W dropout(sequence_output[:, 0]) + b`` over ``backbone`` (a :class:`BertBackbone`).
+
+    Inputs are the backbone's (``token_ids``, ``segment_ids``, ``padding_mask``); the output is
+    the logits (B, num_classes).
+    """
+
+    def __init__(
+        self, backbone: BertBackbone, num_classes: int, head_dropout: float = 0.1, **kwargs
+    ):
+        cls_vector = backbone(backbone.input)["sequence_output"][:, 0]
+        dropped = layers.Dropout(head_dropout, name="head_dropout")(cls_vector)
+        logits = layers.Dense(num_classes, name="logits")(dropped)
+        super().__init__(backbone.input, logits, **kwargs)
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.head_dropout = head_dropout
+        # The head reads the [CLS] hidden state, not the pooler's output: nothing trains the
+        # pooler, so say so instead of letting the optimizer warn that it has no gradient.
+        backbone.pooler.trainable = False
+
+    def get_config(self):
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "head_dropout": self.head_dropout,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
+        return cls(backbone, **config)
 
 
 def build_classifier(
@@ -13,18 +51,13 @@ def build_classifier(
     num_classes: int,
     encoder: Mapping,
     head_dropout: float = 0.1,
-) -> keras.Model:
-    """``logits = W dropout(sequence_output[:, 0]) + b`` over a BERT encoder.
+) -> BertClassifier:
+    """A :class:`BertClassifier` over an encoder built from ``encoder``.
 
     ``encoder`` is as :func:`~keraslab.models.bert.encoder_from_config` takes it: options, or a
-    checkpoint whose weights are loaded. Returns a model from ``{"token_ids", "segment_ids",
-    "padding_mask"}`` to logits (B, num_classes).
+    checkpoint whose weights are loaded.
     """
     backbone, checkpoint = encoder_from_config(vocab_size, encoder)
     if checkpoint is not None:
         checkpoint.load_into(backbone)
-    cls_vector = layers.Dropout(head_dropout, name="head_dropout")(
-        backbone.output["sequence_output"][:, 0]
-    )
-    logits = layers.Dense(num_classes, name="logits")(cls_vector)
-    return keras.Model(backbone.input, logits, name="classifier")
+    return BertClassifier(backbone, num_classes, head_dropout, name="classifier")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import keras
 from keras import layers, ops
 
-from keraslab.models.bert import bert_architecture, encoder_from_config
+from keraslab.models.bert import BertBackbone, encoder_from_config
 from keraslab.models.layers import ACTIVATIONS, bert_initializer
 
 
@@ -61,23 +61,22 @@ class MaskedLMHead(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keraslab")
 class MaskedLanguageModel(keras.Model):
-    """``backbone`` (a :func:`~keraslab.models.build_bert` encoder) plus :class:`MaskedLMHead`.
+    """``backbone`` (a :class:`~keraslab.models.BertBackbone`) plus :class:`MaskedLMHead`.
 
     Inputs: the encoder's (``token_ids``, ``segment_ids``, ``padding_mask``) and
     ``masked_positions`` (B, P), the positions to predict. Output: logits (B, P, vocab_size),
     ``logits[b, p] = head(sequence_output[b, masked_positions[b, p]])``.
     """
 
-    def __init__(self, backbone: keras.Model, **kwargs):
+    def __init__(self, backbone: BertBackbone, **kwargs):
         masked_positions = keras.Input((None,), dtype="int32", name="masked_positions")
         inputs = {**backbone.input, "masked_positions": masked_positions}
         sequence = backbone(backbone.input)["sequence_output"]
         at_masks = ops.take_along_axis(sequence, masked_positions[:, :, None], axis=1)
-        architecture = bert_architecture(backbone)
         head = MaskedLMHead(
-            backbone.get_layer("embeddings").word_embeddings,
-            architecture["activation"],
-            architecture["layer_norm_epsilon"],
+            backbone.embeddings.word_embeddings,
+            backbone.architecture["activation"],
+            backbone.architecture["layer_norm_epsilon"],
             name="mlm_head",
         )
         super().__init__(inputs, head(at_masks), **kwargs)
@@ -85,7 +84,7 @@ class MaskedLanguageModel(keras.Model):
         self.head = head
         # Without next-sentence prediction nothing trains the pooler; say so instead of letting
         # the optimizer warn that it has no gradient.
-        backbone.get_layer("pooler").trainable = False
+        backbone.pooler.trainable = False
 
     def get_config(self):
         return {

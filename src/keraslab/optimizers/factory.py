@@ -14,6 +14,15 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
+from keraslab.config_checks import (
+    integer,
+    number,
+    one_of,
+    optional,
+    positive_number,
+    regexes,
+    string,
+)
 from keraslab.errors import ConfigError
 from keraslab.optimizers.accumulation import GradientAccumulation
 from keraslab.optimizers.ema import ExponentialMovingAverage
@@ -78,3 +87,38 @@ def build_optimizer(
     if ema is not None:
         optimizer = ExponentialMovingAverage(optimizer, ema, ema_warmup)
     return optimizer
+
+
+def schedule_points(value) -> str | None:
+    """Check ``optimizer.schedule``: a non-empty ``{step >= 0: multiplier >= 0}``."""
+    expected = "a non-empty mapping {step >= 0: multiplier >= 0}"
+    if not hasattr(value, "items") or not value:
+        return expected
+    for step, multiplier in value.items():
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            return expected
+        if (
+            isinstance(multiplier, bool)
+            or not isinstance(multiplier, int | float)
+            or multiplier < 0
+        ):
+            return expected
+    return None
+
+
+build_optimizer.config_checks = {
+    "name": string,
+    "learning_rate": positive_number,
+    "schedule": optional(schedule_points),
+    "clipnorm": optional(positive_number),
+    "weight_decay": optional(number(0.0, 1.0)),
+    "weight_decay_exclude": regexes,
+    "layer_adaptation": one_of(True, False),
+    "layer_adaptation_exclude": regexes,
+    "lazy": optional(regexes),
+    "accum_steps": integer(1),
+    "lookahead_k": optional(integer(1)),
+    "lookahead_alpha": number(0.0, 1.0, low_inclusive=False),
+    "ema": optional(number(0.0, 1.0, high_inclusive=False)),
+    "ema_warmup": one_of(True, False),
+}

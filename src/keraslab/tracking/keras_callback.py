@@ -5,20 +5,23 @@ from keras import ops
 
 from keraslab.optimizers import update_count
 
-EPOCH_METRIC_NAMES = {
-    "loss": "train_loss",
-    "accuracy": "train_accuracy",
-    "val_loss": "valid_loss",
-    "val_accuracy": "valid_accuracy",
-    "val_ema_loss": "valid_ema_loss",
-    "val_ema_accuracy": "valid_ema_accuracy",
-}
+# Keras's prefixes of validation metrics -> ours, longest first.
+PREFIXES = (("val_ema_", "valid_ema_"), ("val_", "valid_"))
+
+
+def tracked_name(keras_name: str) -> str:
+    """The tracker's name for a metric of Keras's epoch logs, by rule: ``val_ema_x`` ->
+    ``valid_ema_x``, ``val_x`` -> ``valid_x``, any other ``x`` (training) -> ``train_x``."""
+    for prefix, ours in PREFIXES:
+        if keras_name.startswith(prefix):
+            return ours + keras_name[len(prefix) :]
+    return f"train_{keras_name}"
 
 
 class TrackerCallback(keras.callbacks.Callback):
     """Every ``every_n_steps`` updates: ``loss`` (running mean of the epoch) and ``learning_rate``.
-    Every epoch: ``train_loss``, ``train_accuracy``, ``valid_loss``, ``valid_accuracy`` and ``epoch``
-    (and ``valid_ema_loss``, ``valid_ema_accuracy`` when validation also ran on EMA weights).
+    Every epoch: every metric of the epoch's logs, named by :func:`tracked_name`
+    (``train_loss``, ``valid_accuracy``, ``valid_ema_loss``, ...), and ``epoch``.
 
     The step of every metric is the number of optimizer updates so far, so runs with gradient
     accumulation line up with runs without it.
@@ -42,11 +45,7 @@ class TrackerCallback(keras.callbacks.Callback):
         self.tracker.log_metrics({"loss": logs["loss"], "learning_rate": learning_rate}, step)
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = {
-            EPOCH_METRIC_NAMES.get(k, k): v
-            for k, v in (logs or {}).items()
-            if k in EPOCH_METRIC_NAMES
-        }
+        metrics = {tracked_name(name): value for name, value in (logs or {}).items()}
         self.tracker.log_metrics(
             {**metrics, "epoch": epoch + 1}, update_count(self.model.optimizer)
         )

@@ -38,6 +38,7 @@ class MlflowTracker:
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location
         self.run_id: str | None = None
+        self.experiment_id: str | None = None
         self._client = None
 
     @property
@@ -48,6 +49,16 @@ class MlflowTracker:
 
             self._client = Uninterrupted(MlflowClient(self.tracking_uri))
         return self._client
+
+    def describe(self) -> str:
+        """Where the current run is, and how to open it in the MLflow UI."""
+        where = (
+            f"MLflow run {self.run_id} in experiment {self.experiment_name!r} ({self.tracking_uri})"
+        )
+        page = f"#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        if self.tracking_uri.startswith(REMOTE_SCHEMES):
+            return f"{where}: {self.tracking_uri.rstrip('/')}/{page}"
+        return f"{where}: `make ui`, then http://127.0.0.1:5000/{page}"
 
     def _experiment_id(self) -> str:
         experiment = self.client.get_experiment_by_name(self.experiment_name)
@@ -73,6 +84,7 @@ class MlflowTracker:
         """
         job = job or current_job()
         self.close_abandoned_runs()
+        self.experiment_id = self._experiment_id()
         if resume_run_id:
             self.run_id = resume_run_id
             self.client.update_run(resume_run_id, status="RUNNING")
@@ -200,6 +212,9 @@ class NullTracker:
     @contextmanager
     def run(self, config: Mapping, job=None, resume_run_id=None) -> Iterator["NullTracker"]:
         yield self
+
+    def describe(self) -> str:
+        return "not tracked (logger=none)"
 
     def log_params(self, params) -> None: ...
     def log_metrics(self, metrics, step) -> None: ...

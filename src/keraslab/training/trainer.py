@@ -1,12 +1,15 @@
-"""The Trainer: compile, ``fit`` with validation each epoch, best and last checkpoints, evaluate."""
+"""The Trainer: ``fit`` a task's model with validation each epoch, best and last checkpoints."""
 
 import math
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 
+from keraslab.config_checks import Check, integer, one_of, optional, string
 from keraslab.loaders import SplitBatches
 from keraslab.loaders.keras_input import keras_input
 from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
@@ -15,16 +18,29 @@ from keraslab.training.ema_validation import EmaValidation
 
 
 class Trainer:
-    """Fits a model (classifier or masked LM) with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
+    """Fits a task's model with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
 
-    ``last.keras`` is written after every epoch and ``best.keras`` when ``monitor`` improves;
-    both hold the weights and the optimizer state. ``state.json`` records what a resumed run
-    needs and is kept consistent with its checkpoint through crashes (see :mod:`keraslab.resume`).
-    ``steps_per_epoch`` / ``validation_steps`` cap an epoch (None: the whole split).
+    ``last.keras`` is written after every epoch and ``best.keras`` when the monitored metric
+    improves; both hold the weights and the optimizer state. ``state.json`` records what a
+    resumed run needs and is kept consistent with its checkpoint through crashes (see
+    :mod:`keraslab.resume`). ``monitor`` / ``monitor_mode`` (None: the task's) pick the best
+    checkpoint. ``steps_per_epoch`` / ``validation_steps`` cap an epoch (None: the whole split).
     When the optimizer keeps a moving average of the weights and ``ema_validation`` is on, each
     epoch is validated on the average too (``val_ema_*`` metrics); under gradient accumulation
     the optimizer learns the epoch's batch sizes, so a short last batch counts for its size.
+    Callbacks that compute metrics (the task's, EMA validation) run before the checkpoints, and
+    the checkpoints before the caller's callbacks (tracking), so each sees the whole epoch's logs.
     """
+
+    config_checks: ClassVar[dict[str, Check]] = {
+        "epochs": integer(1),
+        "steps_per_epoch": optional(integer(1)),
+        "validation_steps": optional(integer(1)),
+        "log_every_n_steps": integer(1),
+        "monitor": optional(string),
+        "monitor_mode": one_of(None, "min", "max"),
+        "ema_validation": one_of(True, False),
+    }
 
     def __init__(
         self,
@@ -32,8 +48,8 @@ class Trainer:
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
         log_every_n_steps: int = 50,
-        monitor: str = "val_accuracy",
-        monitor_mode: str = "max",
+        monitor: str | None = None,
+        monitor_mode: str | None = None,
         jit_compile: bool | str = "auto",
         verbose: int | str = "auto",
         ema_validation: bool = True,
@@ -48,53 +64,67 @@ class Trainer:
         self.verbose = verbose
         self.ema_validation = ema_validation
 
-    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
-        """Cross-entropy on logits and accuracy, both weighted by the batches' sample weights
-        when they have them: the loss is ``sum(w * ce) / sum(w)`` (for a masked LM, the mean
-        over the masked positions), and the plain mean without weights."""
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, reduction="mean_with_sample_weight"
-            ),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=self.jit_compile,
+    def validates_ema(self, model: keras.Model) -> bool:
+        """Whether each epoch also validates ``model``'s moving-average weights."""
+        return (
+            self.ema_validation
+            and find_wrapper(model.optimizer, ExponentialMovingAverage) is not None
         )
 
     def fit(
         self,
-        model,
-        train: SplitBatches,
-        valid: SplitBatches,
+        task,
+        model: keras.Model,
+        data,
         loader,
         run_dir: Path,
+        monitor: tuple[str, str],
+        seed: int = 0,
         callbacks=(),
         resume_state: TrainingState | None = None,
         mlflow_run_id: str | None = None,
-    ) -> keras.callbacks.History:
+    ) -> TrainingState:
+        """Train ``model`` on ``data``'s train split to ``epochs``; returns the final state.
+
+        ``monitor`` is ``(metric, mode)``; ``resume_state`` goes on from an earlier run."""
         checkpoints = Path(run_dir) / "checkpoints"
         checkpoints.mkdir(parents=True, exist_ok=True)
+        name, mode = monitor
         best = AtomicModelCheckpoint(
             checkpoints / BEST_CHECKPOINT,
-            monitor=self.monitor,
-            mode=self.monitor_mode,
+            monitor=name,
+            mode=mode,
             save_best_only=True,
             initial_value_threshold=resume_state.best if resume_state else None,
         )
+        last = LastCheckpoint(
+            checkpoints,
+            best,
+            resume_state or TrainingState(0, None, mlflow_run_id, monitor=name, mode=mode),
+        )
         first_epoch = resume_state.epochs_done if resume_state else 0
+        train, valid = data.batches("train", seed), data.batches("valid", seed)
         steps_per_epoch = _steps(self.steps_per_epoch, train)
         accumulation = find_wrapper(model.optimizer, GradientAccumulation)
         if accumulation is not None:
             accumulation.set_micro_batch_sizes([train.rows(i) for i in range(steps_per_epoch)])
-        ema = find_wrapper(model.optimizer, ExponentialMovingAverage)
         validation_steps = _steps(self.validation_steps, valid)
         with (
             keras_input(train, loader, first_epoch, self.steps_per_epoch, endless=True) as x,
             keras_input(valid, loader, steps=self.validation_steps) as validation_data,
         ):
-            if ema is not None and self.ema_validation:
-                callbacks = [EmaValidation(ema, validation_data, validation_steps), *callbacks]
-            return model.fit(
+            metrics = task.validation_callbacks(data, validation_data, validation_steps)
+            if self.validates_ema(model):
+                ema = find_wrapper(model.optimizer, ExponentialMovingAverage)
+                metrics.append(
+                    EmaValidation(
+                        ema,
+                        lambda: task.evaluate(
+                            model, data, "valid", validation_data, validation_steps
+                        ),
+                    )
+                )
+            model.fit(
                 x,
                 validation_data=validation_data,
                 epochs=self.epochs,
@@ -103,12 +133,9 @@ class Trainer:
                 shuffle=False,  # the batches' order is already seeded per epoch
                 validation_steps=validation_steps,
                 verbose=self.verbose,
-                callbacks=[
-                    best,
-                    LastCheckpoint(checkpoints, best, mlflow_run_id),
-                    *callbacks,
-                ],
+                callbacks=[*metrics, best, last, *callbacks],
             )
+        return last.state
 
     @staticmethod
     def restore(checkpoint: Path) -> keras.Model:
@@ -116,12 +143,6 @@ class Trainer:
         import keraslab.models  # noqa: F401  (registers the custom layers)
 
         return keras.saving.load_model(checkpoint)
-
-    def evaluate(self, model, batches: SplitBatches, loader) -> dict[str, float]:
-        with keras_input(batches, loader, steps=self.validation_steps) as x:
-            return model.evaluate(
-                x, steps=_steps(self.validation_steps, batches), verbose=0, return_dict=True
-            )
 
 
 def _steps(cap: int | None, batches: SplitBatches) -> int:
@@ -147,26 +168,36 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 class LastCheckpoint(keras.callbacks.Callback):
     """After each epoch N: the model to ``epoch-N.keras``, then ``state.json`` naming it (epochs
-    done, the best monitored value, the run id), then ``last.keras`` as a second name for it,
-    and only then the previous epoch's file is deleted. Each step replaces its file atomically,
-    so a crash between any two leaves ``state.json`` naming a whole checkpoint of its epoch."""
+    done, the best monitored value, the epoch's logs added to the history, the run id), then
+    ``last.keras`` as a second name for it, and only then the previous epoch's file is deleted.
+    Each step replaces its file atomically, so a crash between any two leaves ``state.json``
+    naming a whole checkpoint of its epoch. ``state`` is the newest state, starting from ``state``."""
 
     def __init__(
-        self, checkpoints: Path, best: keras.callbacks.ModelCheckpoint, mlflow_run_id: str | None
+        self, checkpoints: Path, best: keras.callbacks.ModelCheckpoint, state: TrainingState
     ):
         super().__init__()
         self.checkpoints = checkpoints
         self.best = best
-        self.mlflow_run_id = mlflow_run_id
+        self.state = state
 
     def on_epoch_end(self, epoch, logs=None):
         name = f"epoch-{epoch + 1}.keras"
         checkpoint = self.checkpoints / name
         write_atomically(checkpoint, self.model.save)
         best = float(self.best.best)
-        TrainingState(
-            epoch + 1, best if math.isfinite(best) else None, self.mlflow_run_id, name
-        ).save(self.checkpoints)
+        history = {key: list(values) for key, values in self.state.history.items()}
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        state = replace(
+            self.state,
+            epochs_done=epoch + 1,
+            best=best if math.isfinite(best) else None,
+            checkpoint=name,
+            history=history,
+        )
+        state.save(self.checkpoints)
+        self.state = state
         write_atomically(self.checkpoints / LAST_CHECKPOINT, lambda path: _link(checkpoint, path))
         for stale in self.checkpoints.glob("epoch-*.keras"):
             if stale != checkpoint:

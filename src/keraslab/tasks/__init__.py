@@ -1,0 +1,8 @@
+"""Tasks: what differs between problems (model, loss, metrics, evaluation, artifacts, export)."""
+
+from keraslab.tasks.bert import BertTask
+from keraslab.tasks.classification import ClassificationTask
+from keraslab.tasks.masked_lm import MaskedLMTask
+from keraslab.tasks.task import Task
+
+__all__ = ["BertTask", "ClassificationTask", "MaskedLMTask", "Task"]
