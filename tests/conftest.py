@@ -68,13 +68,21 @@ def tracking_uri(tmp_path) -> str:
     return f"sqlite:///{tmp_path}/mlflow.db"
 
 
-def run_script(args: list[str], tracking_uri: str | None = None, timeout: float = 300, **popen):
-    """Run scripts/run.py in a fresh interpreter; returns the CompletedProcess (text output)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_script(
+    args: list[str],
+    tracking_uri: str | None = None,
+    timeout: float = 300,
+    script: str = "run.py",
+    env: dict[str, str] | None = None,
+    **popen,
+):
+    """Run ``scripts/<script>`` in a fresh interpreter, with ``env`` added to this process's
+    environment; returns the CompletedProcess (text output)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "run.py"), *args],
+        [sys.executable, str(ROOT / "scripts" / script), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
