@@ -66,6 +66,15 @@ def test_default_config_passes():
             "model.encoder.max_positions (64) must be >= data.maxlen (128)",
         ),
         ("seed=x", "seed must be an integer >= 0, got 'x' (str)"),
+        (
+            "trainer.monitor_mode=up",
+            "trainer.monitor_mode must be one of None, 'min', 'max', got 'up' (str)",
+        ),
+        ("model.head_dropout=-0.1", "model.head_dropout must be a number in [0.0, 1.0), got -0.1"),
+        (
+            "model._target_=keraslab.tasks.NoSuchTask",
+            "model._target_ 'keraslab.tasks.NoSuchTask' cannot be imported",
+        ),
     ],
 )
 def test_bad_value_is_named_with_expectation(override, message):
@@ -93,3 +102,11 @@ def test_unknown_optimizer_name_lists_the_choices():
         match=r"optimizer.hyperparameters \{'betta': 1\} are not valid for optimizer 'adam'",
     ):
         build_optimizer("adam", 1e-3, hyperparameters={"betta": 1})
+
+
+def test_each_data_module_checks_its_own_keys():
+    cfg = compose_config(["data=sentiment_mlm", "model=masked_lm", "data.mask_rate=1.5"])
+    with pytest.raises(
+        ConfigError, match=r"data.mask_rate must be a number in \(0.0, 1.0\), got 1.5"
+    ):
+        check_config(cfg, RUN_CHECKS)

@@ -166,3 +166,50 @@ def test_inline_builds_nothing_ahead_of_the_model():
             for k in range(3):
                 data[k]
                 assert built == list(range(k + 1))
+
+
+def test_labels_may_be_a_dict_of_arrays_one_per_output():
+    x = np.random.default_rng(0).normal(size=(24, 2)).astype("float32")
+    targets = {"total": x.sum(1, keepdims=True), "gap": x[:, :1] - x[:, 1:]}
+    batches = SplitBatches(EncodedSplit({"x": x}, targets), batch_size=8)
+    inputs, labels = batches.batch(0, 2)
+    assert set(labels) == {"total", "gap"}
+    np.testing.assert_array_equal(labels["gap"], targets["gap"][16:])
+
+    features = keras.Input((2,), name="x")
+    outputs = {
+        name: keras.layers.Dense(1, kernel_initializer="zeros", name=name)(features)
+        for name in targets
+    }
+    model = keras.Model({"x": features}, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss={"total": "mse", "gap": "mse"})
+    with keras_input(batches, InlineLoader(), endless=True) as stream:
+        model.fit(stream, epochs=40, steps_per_epoch=len(batches), verbose=0)
+    kernels = {name: keras.ops.convert_to_numpy(model.get_layer(name).kernel) for name in targets}
+    np.testing.assert_allclose(kernels["total"][:, 0], [1.0, 1.0], atol=1e-2)
+    np.testing.assert_allclose(kernels["gap"][:, 0], [1.0, -1.0], atol=1e-2)
+
+
+class PullsTowardThree(keras.layers.Layer):
+    """Adds ``mean((x - 3)^2)`` as a loss: a model with no targets to fit."""
+
+    def call(self, x):
+        self.add_loss(keras.ops.mean(keras.ops.square(x - 3.0)))
+        return x
+
+
+def test_a_split_without_labels_trains_on_the_models_own_losses():
+    split = EncodedSplit({"x": np.ones((12, 1), "float32")})
+    assert len(SplitBatches(split, batch_size=5).batch(0, 0)) == 1
+    with pytest.raises(ValueError, match="sample_weights needs labels"):
+        EncodedSplit({"x": np.ones((2, 1))}, sample_weights=np.ones(2))
+
+    features = keras.Input((1,), name="x")
+    dense = keras.layers.Dense(1, kernel_initializer="zeros", name="dense")
+    model = keras.Model({"x": features}, PullsTowardThree()(dense(features)))
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    batches = SplitBatches(split, batch_size=4)
+    with keras_input(batches, InlineLoader(), endless=True) as stream:
+        model.fit(stream, epochs=30, steps_per_epoch=len(batches), verbose=0)
+    prediction = keras.ops.convert_to_numpy(model({"x": np.ones((1, 1), "float32")}))
+    np.testing.assert_allclose(prediction, [[3.0]], atol=1e-3)

@@ -106,8 +106,11 @@ def section_problems(cfg: DictConfig, section: str) -> list[str]:
     path = cfg[section]._target_
     try:
         target = get_object(path)
-    except Exception as error:
-        return [f"{section}._target_ {path!r} cannot be imported ({error})"]
+    except Exception:
+        return [
+            f"{section}._target_ {path!r} cannot be imported; expected the import path of a "
+            "class or function (package.module.Name)"
+        ]
     problems = table_problems(cfg[section], getattr(target, "config_checks", {}), f"{section}.")
     joint = getattr(target, "config_problems", None)
     return problems + (joint(cfg) if joint else [])
