@@ -5,8 +5,8 @@ tokenized into BERT inputs by ``WordPieceTokenizer`` over a character vocab, ``p
 over (the extra passes stand for heavier per-batch work, such as augmentation). ``passes`` is
 calibrated so that building a batch takes ``--data-to-step`` times a training step (one table
 per value): at 1 the data costs as much as the model, at 4 data is clearly the bottleneck. The
-model is ``build_classifier`` with ``conf/model/encoder/tiny.yaml``'s encoder, compiled as the
-Trainer compiles it.
+model is the classification task's with ``conf/model/encoder/tiny.yaml``'s encoder, compiled as
+the task compiles it.
 
 For each loader (inline, threads, processes; 2 workers, queue 10), ``model.fit`` reads
 ``keras_input`` for ``--warmup`` + ``--steps`` steps; over the last ``--steps`` it measures
@@ -112,17 +112,17 @@ def sentiment_splits(maxlen: int, limit: int | None):
 
 
 def classifier(vocab_size: int, maxlen: int):
-    """``build_classifier`` with the tiny encoder, compiled with Adam as the Trainer compiles."""
+    """The classification task's model with the tiny encoder, compiled with Adam as the task
+    compiles it."""
     import keras
     from omegaconf import OmegaConf
 
-    from keraslab.models import build_classifier
-    from keraslab.training import Trainer
+    from keraslab.tasks import ClassificationTask
 
     tiny = OmegaConf.load(ROOT / "conf/model/encoder/tiny.yaml")
-    encoder = OmegaConf.to_container(OmegaConf.merge(tiny, {"max_positions": maxlen}))
-    model = build_classifier(vocab_size, 2, encoder)
-    Trainer().compile(model, keras.optimizers.Adam(1e-3))
+    task = ClassificationTask(OmegaConf.merge(tiny, {"max_positions": maxlen}))
+    model = task.build(vocab_size, 2)
+    task.compile(model, keras.optimizers.Adam(1e-3))
     return model
 
 

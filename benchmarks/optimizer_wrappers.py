@@ -2,7 +2,7 @@
 built-in EMA and accumulation, and the peak memory of accumulation against a big batch.
 
 Step time: every candidate is the default classifier (2 x 128 encoder, batch 64 x 128, a
-5,000-token vocab) compiled as the Trainer compiles it, with the same initial weights; they
+5,000-token vocab) compiled as its task compiles it, with the same initial weights; they
 take turns (A/B interleaved) for ``--repeats`` rounds of ``--steps`` training steps after
 warm-up; each round's time is divided by bare Adam's in the same round, and the median of
 those ratios is reported. A step is one micro-batch, so an
@@ -87,12 +87,12 @@ def batch(size: int, seed: int = 0):
 def compiled_classifier(optimizer):
     import keras
 
-    from keraslab.models import build_classifier
-    from keraslab.training import Trainer
+    from keraslab.tasks import ClassificationTask
 
     keras.utils.set_random_seed(0)
-    model = build_classifier(VOCAB, 2, ENCODER)
-    Trainer().compile(model, optimizer)
+    task = ClassificationTask(ENCODER)
+    model = task.build(VOCAB, 2)
+    task.compile(model, optimizer)
     return model
 
 

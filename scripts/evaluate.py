@@ -4,29 +4,19 @@ python scripts/evaluate.py run=outputs/runs/2026-12-02/10-00-00 split=data/senti
 python scripts/evaluate.py run=<run dir> split=<file> weights=raw   # the trained, not the averaged, weights
 """
 
-import os
-import sys
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
-os.environ.setdefault("KERASLAB_ROOT", str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keraslab.entry import run_job, set_environment
+
+set_environment(__file__)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    from keraslab.errors import InputError
-    from keraslab.evaluate_run import evaluate_run
-    from keraslab.quiet import import_backend
+    from keraslab.evaluate_run import evaluate_run  # here: --help never loads Keras
 
-    import_backend()
-    try:
-        evaluate_run(cfg)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_job(evaluate_run, cfg)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ def test_labels_may_be_a_dict_of_arrays_one_per_output():
     x = np.random.default_rng(0).normal(size=(24, 2)).astype("float32")
     targets = {"total": x.sum(1, keepdims=True), "gap": x[:, :1] - x[:, 1:]}
     batches = SplitBatches(EncodedSplit({"x": x}, targets), batch_size=8)
-    inputs, labels = batches.batch(0, 2)
+    _, labels = batches.batch(0, 2)
     assert set(labels) == {"total", "gap"}
     np.testing.assert_array_equal(labels["gap"], targets["gap"][16:])
 

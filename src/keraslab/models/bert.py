@@ -124,6 +124,7 @@ class BertBackbone(keras.Model):
         **kwargs,
     ):
         attention_dropout = dropout if attention_dropout is None else attention_dropout
+        architecture = {key: value for key, value in locals().items() if key in ARGUMENTS}
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
         padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
@@ -163,19 +164,7 @@ class BertBackbone(keras.Model):
         self.embeddings = embeddings
         self.transformer_layers = blocks
         self.pooler = pooler
-        self.architecture = {
-            "vocab_size": vocab_size,
-            "num_layers": num_layers,
-            "hidden_size": hidden_size,
-            "num_heads": num_heads,
-            "intermediate_size": intermediate_size,
-            "activation": activation,
-            "dropout": dropout,
-            "attention_dropout": attention_dropout,
-            "max_positions": max_positions,
-            "type_vocab_size": type_vocab_size,
-            "layer_norm_epsilon": layer_norm_epsilon,
-        }
+        self.architecture = architecture
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self.architecture}

@@ -6,10 +6,11 @@ import keras
 from keras import layers
 
 from keraslab.models.bert import BertBackbone, encoder_from_config
+from keraslab.models.task_model import BackboneTaskModel
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
-class BertClassifier(keras.Model):
+class BertClassifier(BackboneTaskModel):
     """``logits = W dropout(sequence_output[:, 0]) + b`` over ``backbone`` (a :class:`BertBackbone`).
 
     Inputs are the backbone's (``token_ids``, ``segment_ids``, ``padding_mask``); the output is
@@ -30,20 +31,8 @@ class BertClassifier(keras.Model):
         # pooler, so say so instead of letting the optimizer warn that it has no gradient.
         backbone.pooler.trainable = False
 
-    def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "head_dropout": self.head_dropout,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
-        return cls(backbone, **config)
+    def head_config(self) -> dict:
+        return {"num_classes": self.num_classes, "head_dropout": self.head_dropout}
 
 
 def build_classifier(

@@ -11,6 +11,7 @@ from keras import layers, ops
 
 from keraslab.models.bert import BertBackbone, encoder_from_config
 from keraslab.models.layers import ACTIVATIONS, bert_initializer
+from keraslab.models.task_model import BackboneTaskModel
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -60,7 +61,7 @@ class MaskedLMHead(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
-class MaskedLanguageModel(keras.Model):
+class MaskedLanguageModel(BackboneTaskModel):
     """``backbone`` (a :class:`~keraslab.models.BertBackbone`) plus :class:`MaskedLMHead`.
 
     Inputs: the encoder's (``token_ids``, ``segment_ids``, ``padding_mask``) and
@@ -85,19 +86,6 @@ class MaskedLanguageModel(keras.Model):
         # Without next-sentence prediction nothing trains the pooler; say so instead of letting
         # the optimizer warn that it has no gradient.
         backbone.pooler.trainable = False
-
-    def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "name": self.name,
-            "trainable": self.trainable,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        backbone = keras.saving.deserialize_keras_object(config.pop("backbone"))
-        return cls(backbone, **config)
 
 
 def build_masked_lm(vocab_size: int, encoder: Mapping) -> MaskedLanguageModel:

@@ -38,7 +38,9 @@ class BertTask(Task):
 
     def __init__(self, encoder: Mapping):
         self.encoder = (
-            OmegaConf.to_container(encoder) if isinstance(encoder, DictConfig) else dict(encoder)
+            OmegaConf.to_container(encoder, resolve=True)
+            if isinstance(encoder, DictConfig)
+            else dict(encoder)
         )
 
     @staticmethod

@@ -1,0 +1,38 @@
+"""What the entry points (``scripts/run.py``, ``scripts/evaluate.py``) do around their work.
+
+Before Hydra composes: the repository root for ``paths`` and TensorFlow's log level. Around the
+work: Keras imported without TensorFlow's banner, and bad input printed as one paragraph on
+stderr with exit status 2 (inside a sweep it is raised, so Hydra records the failed job and goes
+on with the others). Nothing here imports Keras until the work starts, so ``--help`` and
+``--cfg`` stay fast.
+"""
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+Result = TypeVar("Result")
+
+
+def set_environment(script: str) -> None:
+    """``KERASLAB_ROOT`` (the folder above ``script``'s) and a quiet TensorFlow, unless set."""
+    os.environ.setdefault("KERASLAB_ROOT", str(Path(script).resolve().parents[1]))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_job(work: Callable[..., Result], cfg) -> Result:
+    """``work(cfg)``; an :class:`~keraslab.errors.InputError` ends the process with status 2."""
+    from keraslab.errors import InputError
+    from keraslab.quiet import import_backend
+    from keraslab.tracking.hydra_job import current_job
+
+    import_backend()
+    try:
+        return work(cfg)
+    except InputError as error:
+        if current_job().is_multirun:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
