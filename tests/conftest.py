@@ -1,4 +1,5 @@
-"""Shared fixtures: a small sentiment corpus, an isolated MLflow store, and a runner for scripts/run.py."""
+"""Shared fixtures: a small sentiment corpus, an isolated MLflow store, a runner for the scripts,
+and one debug run of the default experiment that several test modules read."""
 
 import os
 import subprocess
@@ -100,3 +101,30 @@ def runs_of(tracking_uri: str, experiment: str = "sentiment"):
     found = client.get_experiment_by_name(experiment)
     assert found is not None, f"no MLflow experiment {experiment!r} in {tracking_uri}"
     return client, client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+DEBUG = ["trainer=debug", *TINY_MODEL]
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+
+
+@pytest.fixture(scope="session")
+def debug_run(corpus, store, tmp_path_factory):
+    """One debug run (2 epochs x 6 steps, step metrics every 2 updates) shared by several tests."""
+    run_dir = tmp_path_factory.mktemp("run")
+    fonts = tmp_path_factory.mktemp("matplotlib")  # an empty font cache: matplotlib rebuilds it
+    result = run_script(
+        [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={run_dir}"],
+        store,
+        env={"MPLCONFIGDIR": str(fonts)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, runs = runs_of(store)
+    return client, runs[-1], run_dir, result
+
+
+def loss_history(client, run_id):
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")]

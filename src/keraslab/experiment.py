@@ -13,6 +13,7 @@ checkpoint, on its trained and (with EMA) averaged weights.
 
 import contextlib
 import io
+import math
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -56,9 +57,9 @@ def _train_and_evaluate(
 ) -> tuple[float, str]:
     """The optimized metric's value, and the summary to print once the run is closed."""
     # Keras (and TensorFlow) load only once the data has been read and checked.
-    from keraslab.evaluation import moving_average, scored_checkpoint, split_results
+    from keraslab.evaluation import scored_checkpoint, split_results
     from keraslab.optimizers import update_count
-    from keraslab.run_results import best_values, optimized_metric, summary
+    from keraslab.run_results import best_values, summary
     from keraslab.tracking.keras_callback import TrackerCallback
     from keraslab.training.seeding import seed_everything
 
@@ -69,13 +70,7 @@ def _train_and_evaluate(
     else:
         model = task.build_model(data)
         task.compile(model, instantiate(cfg.optimizer), trainer.jit_compile)
-    ema, ema_validated = moving_average(model) is not None, trainer.validates_ema(model)
-    monitor = task.choose_monitor(trainer.monitor, trainer.monitor_mode, ema_validated)
-    if resume:
-        check_same_monitor(resume.state, *monitor)
-    objective = optimized_metric(
-        cfg.get("optimized_metric"), monitor[0], task, ema_validated, ema, "test" in data.splits
-    )
+    monitor, objective = _targets(cfg, task, data, trainer, model, resume)
     tracker.log_text(_model_summary(model), "model_summary.txt")
 
     loader = instantiate(cfg.loader)
@@ -98,11 +93,41 @@ def _train_and_evaluate(
     task.log_artifacts(best_model, data, loader, tracker, run_dir)
     tracker.log_metrics(results, update_count(model.optimizer))
     if cfg.get("export"):
-        averaged = ema and cfg.get("export_weights", "ema") == "ema"
-        with moving_average(model).averaged_weights() if averaged else contextlib.nullcontext():
-            folder = task.export(model, data, run_dir / "checkpoint", cfg.export)
-        tracker.log_artifacts(folder, "checkpoint")
-    return results[objective], summary(results, monitor, state.history, objective, run_dir, tracker)
+        _export(cfg, task, model, data, run_dir, tracker)
+    value = results.get(objective, math.nan)  # nan when no epoch gave a finite value
+    return value, summary(results, monitor, state.history, objective, value, run_dir, tracker)
+
+
+def _targets(cfg, task, data, trainer, model, resume: Resume | None) -> tuple[tuple[str, str], str]:
+    """``(monitor, mode)`` that picks ``best.keras``, and the result the run returns; both are
+    checked against what this task, optimizer and data report, before training starts."""
+    from keraslab.evaluation import moving_average
+    from keraslab.run_results import optimized_metric
+
+    ema_validated = trainer.validates_ema(model)
+    monitor = task.choose_monitor(trainer.monitor, trainer.monitor_mode, ema_validated)
+    if resume:
+        check_same_monitor(resume.state, *monitor)
+    objective = optimized_metric(
+        cfg.get("optimized_metric"),
+        monitor[0],
+        task,
+        ema_validated,
+        moving_average(model) is not None,
+        "test" in data.splits,
+    )
+    return monitor, objective
+
+
+def _export(cfg, task, model, data, run_dir: Path, tracker) -> None:
+    """The trained model where the task writes it, on the averaged weights of an EMA optimizer
+    unless ``export_weights=raw``; logged as the ``checkpoint`` artifact folder."""
+    from keraslab.evaluation import moving_average
+
+    ema = moving_average(model) if cfg.get("export_weights", "ema") == "ema" else None
+    with ema.averaged_weights() if ema is not None else contextlib.nullcontext():
+        folder = task.export(model, data, run_dir / "checkpoint", cfg.export)
+    tracker.log_artifacts(folder, "checkpoint")
 
 
 def keep_artifacts(artifacts: dict[str, str], run_dir: Path, tracker, resuming: bool) -> None:

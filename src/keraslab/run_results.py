@@ -63,11 +63,13 @@ def summary(
     monitor: tuple[str, str],
     history: Mapping[str, list[float]],
     objective: str,
+    value: float,
     run_dir: Path,
     tracker,
 ) -> str:
     """A few lines for the end of a run: the best monitored value and its epoch, the test
-    metrics, what the run returned, the run folder, and where to see it in MLflow."""
+    metrics, what the run returned (``objective`` = ``value``), the run folder, and where to
+    see it in MLflow."""
     name, mode = monitor
     values = history.get(name, [])
     lines = ["run finished"]
@@ -79,7 +81,7 @@ def summary(
     test = {key: value for key, value in results.items() if key.startswith("test_")}
     if test:
         lines.append("  " + ", ".join(f"{key} {value:.4f}" for key, value in sorted(test.items())))
-    lines.append(f"  returned (optimized_metric): {objective} = {results[objective]:.4f}")
+    lines.append(f"  returned (optimized_metric): {objective} = {value:.4f}")
     lines.append(f"  run folder: {run_dir}")
     lines.append(f"  {tracker.describe()}")
     return "\n".join(lines)
