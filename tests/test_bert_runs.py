@@ -62,6 +62,7 @@ def test_pretraining_exports_a_google_checkpoint_that_fine_tuning_loads(
         [
             "experiment=pretrain_mlm",
             *DEBUG,
+            "trainer.validation_steps=null",  # the whole valid split, as evaluate.py scores it
             f"data.data_dir={corpus}",
             f"hydra.run.dir={pretrain_dir}",
         ],
@@ -80,6 +81,28 @@ def test_pretraining_exports_a_google_checkpoint_that_fine_tuning_loads(
     config = json.loads((checkpoint / "bert_config.json").read_text())
     assert config["num_hidden_layers"] == 1 and config["hidden_size"] == 32
     assert config["do_lower_case"] is False  # a character vocab is cased
+
+    # evaluate.py reads the valid file as the run did (same vocab, same fixed masks) and scores
+    # best.keras: the best epoch's own validation numbers.
+    evaluation = run_script(
+        [
+            f"run={pretrain_dir}",
+            f"split={corpus / 'sentiment.valid.data'}",
+            f"hydra.run.dir={tmp_path}/eval",
+        ],
+        tracking_uri,
+        script="evaluate.py",
+    )
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    _, runs = runs_of(tracking_uri, "pretrain_mlm")
+    (scored,) = [r for r in runs if r.info.run_id != run.info.run_id]
+    valid = {
+        name: [m.value for m in client.get_metric_history(run.info.run_id, name)]
+        for name in ("valid_accuracy", "valid_loss")
+    }
+    best_epoch = valid["valid_accuracy"].index(run.data.metrics["best_valid_accuracy"])
+    assert scored.data.metrics["eval_accuracy"] == run.data.metrics["best_valid_accuracy"]
+    assert scored.data.metrics["eval_loss"] == valid["valid_loss"][best_epoch]
 
     finetune_dir = tmp_path / "finetune"
     result = run_script(

@@ -131,7 +131,7 @@ def _export(cfg, task, model, data, run_dir: Path, tracker) -> None:
 
 
 def keep_artifacts(artifacts: dict[str, str], run_dir: Path, tracker, resuming: bool) -> None:
-    """Write the data module's artifacts (a vocab) into the run folder and log them; a resumed
+    """Write the data module's artifacts into the run folder and log them; a resumed
     run instead checks that the data gives the same ones as before."""
     for name, text in artifacts.items():
         path = run_dir / name

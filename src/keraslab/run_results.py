@@ -13,7 +13,7 @@ SPLIT_EMA = "ema"
 
 
 def best_name(monitor: str) -> str:
-    """``val_accuracy`` -> ``best_valid_accuracy``: the result holding a metric's best epoch."""
+    """``val_f1`` -> ``best_valid_f1``: the result holding a metric's best epoch."""
     return f"best_{tracked_name(monitor)}"
 
 
