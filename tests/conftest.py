@@ -93,6 +93,13 @@ def run_script(
     )
 
 
+def finished_runs(args: list[str], tracking_uri: str, experiment: str = "sentiment", **options):
+    """Run scripts/run.py and expect success; then :func:`runs_of` the experiment."""
+    result = run_script(args, tracking_uri, **options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return runs_of(tracking_uri, experiment)
+
+
 def runs_of(tracking_uri: str, experiment: str = "sentiment"):
     """All runs of ``experiment`` in the store, oldest first."""
     from mlflow import MlflowClient

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEBUG, ROOT, run_script, runs_of
+from conftest import DEBUG, ROOT, finished_runs, run_script, runs_of
 
 
 def test_attention_script_logs_heatmaps_to_the_classifier_run(debug_run, store, tmp_path):
@@ -105,16 +105,7 @@ def test_pretraining_exports_a_google_checkpoint_that_fine_tuning_loads(
     assert scored.data.metrics["eval_loss"] == valid["valid_loss"][best_epoch]
 
     finetune_dir = tmp_path / "finetune"
-    result = run_script(
-        [
-            *DEBUG,
-            f"model.encoder.checkpoint={checkpoint}",
-            f"data.data_dir={corpus}",
-            f"hydra.run.dir={finetune_dir}",
-        ],
-        tracking_uri,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    _, (finetuned,) = runs_of(tracking_uri)
+    args = [*DEBUG, f"model.encoder.checkpoint={checkpoint}", f"data.data_dir={corpus}"]
+    _, (finetuned,) = finished_runs([*args, f"hydra.run.dir={finetune_dir}"], tracking_uri)
     assert finetuned.info.status == "FINISHED"
     assert (finetune_dir / "vocab.txt").read_text() == (checkpoint / "vocab.txt").read_text()

@@ -8,24 +8,17 @@ import keras
 import numpy as np
 from keras import ops
 
-from keraslab.optimizers import (
-    ExponentialMovingAverage,
-    GradientAccumulation,
-    LayerAdaptation,
-    LazyUpdates,
-    Lookahead,
-    PiecewiseLinear,
-    WeightDecay,
-    update_count,
-)
+import keraslab.optimizers as wrappers
 
 
 def full_stack():
-    return ExponentialMovingAverage(
-        Lookahead(
-            GradientAccumulation(
-                LazyUpdates(
-                    LayerAdaptation(WeightDecay(keras.optimizers.Adam(0.05), 0.1)),
+    return wrappers.ExponentialMovingAverage(
+        wrappers.Lookahead(
+            wrappers.GradientAccumulation(
+                wrappers.LazyUpdates(
+                    wrappers.LayerAdaptation(
+                        wrappers.WeightDecay(keras.optimizers.Adam(0.05), 0.1)
+                    ),
                     ["word_embeddings"],
                 ),
                 2,
@@ -61,7 +54,7 @@ def test_every_wrapper_round_trips_through_its_config():
 
 
 def ours_schedule_round_trips() -> bool:
-    schedule = PiecewiseLinear(0.1, {10: 1.0, 20: 0.5})
+    schedule = wrappers.PiecewiseLinear(0.1, {10: 1.0, 20: 0.5})
     rebuilt = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
     return rebuilt.points == schedule.points and rebuilt.learning_rate == 0.1
 
@@ -105,4 +98,4 @@ def test_a_checkpoint_restores_raw_and_averaged_weights_and_training_resumes_ide
     for a, b in zip(model.weights, restored.weights, strict=True):
         np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
     # 32 rows in micro-batches of 8 for 3 epochs, 2 micro-batches an update: 6 updates.
-    assert update_count(restored.optimizer) == update_count(model.optimizer) == 6
+    assert wrappers.update_count(restored.optimizer) == wrappers.update_count(model.optimizer) == 6
