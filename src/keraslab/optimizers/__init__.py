@@ -7,6 +7,7 @@ from keraslab.optimizers.layer_adaptation import LayerAdaptation
 from keraslab.optimizers.lazy import LazyUpdates
 from keraslab.optimizers.lookahead import Lookahead
 from keraslab.optimizers.schedule import PiecewiseLinear
+from keraslab.optimizers.summed_rows import SumDuplicateRows
 from keraslab.optimizers.weight_decay import WeightDecay
 from keraslab.optimizers.wrapper import OptimizerWrapper, find_wrapper, innermost, update_count
 
@@ -19,6 +20,7 @@ __all__ = [
     "Lookahead",
     "OptimizerWrapper",
     "PiecewiseLinear",
+    "SumDuplicateRows",
     "WeightDecay",
     "build_optimizer",
     "find_wrapper",

@@ -3,11 +3,13 @@
 The group is flat, so toggles compose on the command line with any base: ``optimizer=sgd
 optimizer.ema=0.999 optimizer.accum_steps=4``. The stack, innermost first, is
 
-    base (learning rate x schedule) -> WeightDecay -> LayerAdaptation -> LazyUpdates
-        -> GradientAccumulation -> Lookahead -> ExponentialMovingAverage
+    base (learning rate x schedule) -> SumDuplicateRows -> WeightDecay -> LayerAdaptation
+        -> LazyUpdates -> GradientAccumulation -> Lookahead -> ExponentialMovingAverage
 
-so weight decay sits inside the trust ratio (LAMB), accumulation feeds averaged gradients to
-every update-shaping wrapper, and lookahead and EMA advance on real updates only.
+so the base sees one gradient slice per embedding row (the dense update, see
+:mod:`keraslab.optimizers.summed_rows`), weight decay sits inside the trust ratio (LAMB),
+accumulation feeds averaged gradients to every update-shaping wrapper, and lookahead and EMA
+advance on real updates only.
 """
 
 from collections.abc import Mapping, Sequence
@@ -30,6 +32,7 @@ from keraslab.optimizers.layer_adaptation import LayerAdaptation
 from keraslab.optimizers.lazy import LazyUpdates
 from keraslab.optimizers.lookahead import Lookahead
 from keraslab.optimizers.schedule import PiecewiseLinear
+from keraslab.optimizers.summed_rows import SumDuplicateRows
 from keraslab.optimizers.weight_decay import NO_DECAY, WeightDecay
 
 BASE_OPTIMIZERS = {
@@ -74,6 +77,7 @@ def build_optimizer(
             f"optimizer.hyperparameters {dict(hyperparameters or {})} are not valid for "
             f"optimizer {name!r}: {error}"
         ) from error
+    optimizer = SumDuplicateRows(optimizer)
     if weight_decay:
         optimizer = WeightDecay(optimizer, weight_decay, weight_decay_exclude)
     if layer_adaptation:
