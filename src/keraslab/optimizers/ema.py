@@ -14,8 +14,9 @@ class ExponentialMovingAverage(OptimizerWrapper):
     """After each real update: ``shadow <- m * shadow + (1 - m) * w``.
 
     ``m = decay``, or with ``warmup`` ``m = min(decay, (1 + t) / (10 + t))``, ``t`` the number of
-    real updates before this one. Shadows start as copies of the weights (as they are before the
-    first update), so they need no bias correction. Training always continues on the raw weights; :meth:`averaged_weights` puts the
+    this wrapper's real updates before this one (``own_updates``). Shadows start as copies of
+    the weights as they are before this wrapper's first update (also when it wraps an optimizer
+    that has already trained), so they need no bias correction. Training always continues on the raw weights; :meth:`averaged_weights` puts the
     shadows in their place for evaluation or export and restores the raw ones bit for bit. The
     shadows are optimizer variables, so every checkpoint holds both weight sets. Put this wrapper
     outermost: with accumulation inside it, micro-steps do not move the average.
@@ -29,9 +30,12 @@ class ExponentialMovingAverage(OptimizerWrapper):
     def build(self, var_list):
         super().build(var_list)
         self.shadows = self.add_optimizer_variables(var_list, "average")
+        self.own_updates = self.add_variable(
+            (), initializer="zeros", dtype="int", name="own_updates"
+        )
 
     def decay_at(self, updates_before):
-        """``m`` for the update that follows ``updates_before`` real updates."""
+        """``m`` for the update that follows this wrapper's ``updates_before`` real updates."""
         if not self.warmup:
             return ops.convert_to_tensor(self.decay, "float32")
         t = ops.cast(updates_before, "float32")
@@ -39,18 +43,21 @@ class ExponentialMovingAverage(OptimizerWrapper):
 
     def _apply(self, grads, variables):
         before = ops.copy(self.iterations)
+        own_before = ops.copy(self.own_updates)
         shadows = [self._shadow(variable) for variable in variables]
-        # The shadows start as the weights before the first update (set here, not in build,
-        # which Keras may run inside a traced step).
-        run_if(ops.equal(before, 0), lambda: copy_values(variables, shadows), shadows)
+        # The shadows start as the weights before this wrapper's first update (set here, not in
+        # build, which Keras may run inside a traced step).
+        run_if(ops.equal(own_before, 0), lambda: copy_values(variables, shadows), shadows)
         self.inner.apply(grads, variables)
-        rate = 1.0 - self.decay_at(before)
+        rate = 1.0 - self.decay_at(own_before)
 
         def average():  # shadow - (1 - m) (shadow - w) = m shadow + (1 - m) w
             for variable, shadow in zip(variables, shadows, strict=True):
                 shadow.assign_sub(ops.cast(rate, shadow.dtype) * (shadow.value - variable.value))
 
-        run_if(self.iterations > before, average, shadows)
+        updated = self.iterations > before
+        run_if(updated, average, shadows)
+        self.own_updates.assign_add(ops.cast(updated, self.own_updates.dtype))
 
     def _shadow(self, variable):
         return self.shadows[self._get_variable_index(variable)]
@@ -58,8 +65,8 @@ class ExponentialMovingAverage(OptimizerWrapper):
     @contextmanager
     def averaged_weights(self) -> Iterator[None]:
         """Inside the context the trained variables hold the averages; after it, their own values.
-        Before the first update the averages are the weights themselves: nothing is swapped."""
-        if not self.built or int(ops.convert_to_numpy(self.iterations)) == 0:
+        Before this wrapper's first update the averages are the weights: nothing is swapped."""
+        if not self.built or int(ops.convert_to_numpy(self.own_updates)) == 0:
             yield
             return
         variables = self._trainable_variables

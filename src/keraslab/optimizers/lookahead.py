@@ -11,7 +11,9 @@ class Lookahead(OptimizerWrapper):
     """Every ``k`` real updates: ``slow <- slow + alpha * (w - slow)``, then ``w <- slow``.
 
     The slow weights start as the weights themselves (zero-initialised slow weights would halve
-    the weights at the first sync, as they did in the original library).
+    the weights at the first sync, as they did in the original library), copied before this
+    wrapper's first update; ``k`` counts this wrapper's own updates (``own_updates``), so
+    wrapping an optimizer that has already trained starts from its weights too.
     """
 
     def __init__(self, inner, k: int = 5, alpha: float = 0.5, name=None):
@@ -22,16 +24,20 @@ class Lookahead(OptimizerWrapper):
     def build(self, var_list):
         super().build(var_list)
         self.slow = self.add_optimizer_variables(var_list, "slow")
+        self.own_updates = self.add_variable(
+            (), initializer="zeros", dtype="int", name="own_updates"
+        )
 
     def _apply(self, grads, variables):
         before = ops.copy(self.iterations)
         slows = [self._slow(variable) for variable in variables]
-        # The slow weights start as the weights before the first update (set here, not in
-        # build, which Keras may run inside a traced step).
-        run_if(ops.equal(before, 0), lambda: copy_values(variables, slows), slows)
+        # The slow weights start as the weights before this wrapper's first update (set here,
+        # not in build, which Keras may run inside a traced step).
+        run_if(ops.equal(self.own_updates, 0), lambda: copy_values(variables, slows), slows)
         self.inner.apply(grads, variables)
-        after = self.iterations
-        sync = ops.logical_and(after > before, ops.equal(ops.mod(after, self.k), 0))
+        updated = self.iterations > before
+        self.own_updates.assign_add(ops.cast(updated, self.own_updates.dtype))
+        sync = ops.logical_and(updated, ops.equal(ops.mod(self.own_updates, self.k), 0))
 
         def pull():
             for variable, slow in zip(variables, slows, strict=True):
