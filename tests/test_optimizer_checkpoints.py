@@ -99,3 +99,18 @@ def test_a_checkpoint_restores_raw_and_averaged_weights_and_training_resumes_ide
         np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
     # 32 rows in micro-batches of 8 for 3 epochs, 2 micro-batches an update: 6 updates.
     assert wrappers.update_count(restored.optimizer) == wrappers.update_count(model.optimizer) == 6
+
+
+def test_accumulation_weighs_a_short_batch_the_same_after_a_reload(tmp_path):
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 20, (26, 6)), rng.integers(0, 2, 26)  # batches of 8, 8, 8 and 2
+    model = small_classifier(wrappers.GradientAccumulation(keras.optimizers.SGD(0.5), 2))
+    model.optimizer.set_micro_batch_sizes([8, 8, 8, 2])
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(restored.optimizer.micro_batch_sizes, [8, 8, 8, 2])
+    for m in (model, restored):
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.weights, restored.weights, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))

@@ -198,33 +198,6 @@ def test_the_first_lookahead_sync_does_not_shrink_the_weights():
     assert_same(values(variables), start, atol=0)
 
 
-def trained_sgd(weights: keras.Variable) -> keras.optimizers.SGD:
-    """An SGD (learning rate 0: the weights stay put) with one update behind it."""
-    sgd = keras.optimizers.SGD(0.0)
-    sgd.apply([ops.ones(3, "float64")], [weights])
-    return sgd
-
-
-def test_lookahead_over_an_optimizer_that_has_trained_starts_from_the_weights():
-    """The issue's minimal case: the first sync used to pull the weights halfway to zero."""
-    weights = keras.Variable(np.ones(3))
-    lookahead = Lookahead(trained_sgd(weights), k=2, alpha=0.5)
-    for _ in range(2):  # base updates 2 and 3; lookahead's own 1 and 2: one sync
-        lookahead.apply([ops.ones(3, "float64")], [weights])
-    np.testing.assert_array_equal(ops.convert_to_numpy(weights), np.ones(3))
-    assert int(ops.convert_to_numpy(lookahead.own_updates)) == 2
-
-
-def test_ema_over_an_optimizer_that_has_trained_averages_from_the_weights():
-    """The average used to start from zeros: 0.1 after one update with decay 0.9."""
-    weights = keras.Variable(np.ones(3))
-    ema = ExponentialMovingAverage(trained_sgd(weights), 0.9, warmup=True)
-    assert float(ema.decay_at(0)) == pytest.approx(0.1)  # warm-up counts ema's own updates
-    ema.apply([ops.ones(3, "float64")], [weights])
-    with ema.averaged_weights():
-        np.testing.assert_allclose(ops.convert_to_numpy(weights), np.ones(3))
-
-
 def test_lazy_rows_without_gradient_keep_their_values():
     reference = NumpyMomentum()
 

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper, run_if
+from keraslab.config_checks import integer
+from keraslab.optimizers.wrapper import OptimizerWrapper, require, run_if
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -17,13 +18,19 @@ class GradientAccumulation(OptimizerWrapper):
     sizes of an epoch's batches, in which case a short last batch counts for what it holds, and
     the update equals one on the whole window's samples. Between updates the inner optimizer is
     not called: its step counter, its schedule, its moments, and every wrapper outside this one
-    (lookahead, EMA) advance only on real updates.
+    (lookahead, EMA) advance only on real updates. The sizes are part of the config, so a saved
+    and reloaded optimizer weighs a short batch as the original did.
     """
 
-    def __init__(self, inner, steps: int = 2, name=None):
+    def __init__(
+        self, inner, steps: int = 2, micro_batch_sizes: Sequence[float] | None = None, name=None
+    ):
+        require("GradientAccumulation", "steps", steps, integer(1))
         super().__init__(inner, name=name)
         self.steps = steps
         self.micro_batch_sizes: np.ndarray | None = None
+        if micro_batch_sizes is not None:
+            self.set_micro_batch_sizes(micro_batch_sizes)
 
     def set_micro_batch_sizes(self, sizes: Sequence[float]) -> None:
         """Sizes of the batches of one epoch, in order (set before ``fit`` traces its step)."""
@@ -72,4 +79,5 @@ class GradientAccumulation(OptimizerWrapper):
         return [self.sums[self._get_variable_index(v)] for v in variables]
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps}
+        sizes = None if self.micro_batch_sizes is None else self.micro_batch_sizes.tolist()
+        return {**super().get_config(), "steps": self.steps, "micro_batch_sizes": sizes}

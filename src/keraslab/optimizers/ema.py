@@ -6,7 +6,8 @@ from contextlib import contextmanager
 import keras
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper, copy_values, run_if
+from keraslab.config_checks import number
+from keraslab.optimizers.wrapper import OptimizerWrapper, copy_values, require, run_if
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -23,6 +24,7 @@ class ExponentialMovingAverage(OptimizerWrapper):
     """
 
     def __init__(self, inner, decay: float = 0.999, warmup: bool = False, name=None):
+        require("ExponentialMovingAverage", "decay", decay, number(0.0, 1.0, high_inclusive=False))
         super().__init__(inner, name=name)
         self.decay = decay
         self.warmup = warmup

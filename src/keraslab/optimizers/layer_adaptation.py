@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keraslab.optimizers.weight_decay import NO_DECAY
-from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any
+from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any, warn_if_no_match
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -26,6 +26,10 @@ class LayerAdaptation(OptimizerWrapper):
     def __init__(self, inner, exclude: Sequence[str] = NO_DECAY, name=None):
         super().__init__(inner, name=name)
         self.exclude = tuple(exclude)
+
+    def build(self, var_list):
+        super().build(var_list)
+        warn_if_no_match("LayerAdaptation exclude", self.exclude, var_list)
 
     def _apply(self, grads, variables):
         learning_rate = self.inner.learning_rate

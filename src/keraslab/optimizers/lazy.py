@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any
+from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any, warn_if_no_match
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -20,6 +20,10 @@ class LazyUpdates(OptimizerWrapper):
     def __init__(self, inner, include: Sequence[str] = ("embeddings",), name=None):
         super().__init__(inner, name=name)
         self.include = tuple(include)
+
+    def build(self, var_list):
+        super().build(var_list)
+        warn_if_no_match("LazyUpdates include", self.include, var_list)
 
     def _apply(self, grads, variables):
         lazy = [

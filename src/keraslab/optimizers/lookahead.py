@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper, copy_values, run_if
+from keraslab.config_checks import integer, number
+from keraslab.optimizers.wrapper import OptimizerWrapper, copy_values, require, run_if
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
@@ -17,6 +18,8 @@ class Lookahead(OptimizerWrapper):
     """
 
     def __init__(self, inner, k: int = 5, alpha: float = 0.5, name=None):
+        require("Lookahead", "k", k, integer(1))
+        require("Lookahead", "alpha", alpha, number(0.0, 1.0, low_inclusive=False))
         super().__init__(inner, name=name)
         self.k = k
         self.alpha = alpha

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any
+from keraslab.config_checks import number
+from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any, require, warn_if_no_match
 
 # Variable paths that are not decayed by default: LayerNorm parameters and biases.
 NO_DECAY = ("LayerNorm", "layer_norm", "bias$")
@@ -24,9 +25,14 @@ class WeightDecay(OptimizerWrapper):
     """
 
     def __init__(self, inner, rate: float = 0.01, exclude: Sequence[str] = NO_DECAY, name=None):
+        require("WeightDecay", "rate", rate, number(0.0, 1.0))
         super().__init__(inner, name=name)
         self.rate = rate
         self.exclude = tuple(exclude)
+
+    def build(self, var_list):
+        super().build(var_list)
+        warn_if_no_match("WeightDecay exclude", self.exclude, var_list)
 
     def _apply(self, grads, variables):
         shrink = self.inner.learning_rate * self.rate

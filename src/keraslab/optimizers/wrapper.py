@@ -10,10 +10,14 @@ branching on tensor values, so the same code runs eagerly, inside TensorFlow gra
 JAX, whose ``stateless_apply`` (inherited) replays ``apply`` in a stateless scope.
 """
 
+import re
+import warnings
 from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops
+
+from keraslab.config_checks import Check
 
 
 class OptimizerWrapper(keras.optimizers.Optimizer):
@@ -55,11 +59,29 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         trainable_variables = list(trainable_variables)
         if not self.built:
             self.build(trainable_variables)
+        else:
+            self._check_known(trainable_variables)
         grads = [None if g is None else ops.convert_to_tensor(g) for g in grads]
         self._apply(grads, trainable_variables)
 
     def _apply(self, grads: list, variables: list) -> None:
         self.inner.apply(grads, variables)
+
+    def _check_known(self, variables: Sequence) -> None:
+        """An optimizer keeps state per variable, so it serves the model it was built for."""
+        unknown = []
+        for variable in variables:
+            try:
+                self._get_variable_index(variable)
+            except KeyError:
+                unknown.append(variable.path)
+        if unknown:
+            raise ValueError(
+                f"optimizer {self.name!r} ({type(self).__name__}) was built for another model's "
+                f"variables and holds no state for {', '.join(unknown[:5])}"
+                f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''}; an optimizer "
+                "serves one model: give this model an optimizer of its own."
+            )
 
     def finalize_variable_values(self, var_list):
         """Keras calls this when ``fit`` ends; weights stay as trained (see the EMA wrapper)."""
@@ -119,6 +141,25 @@ def copy_values(sources: Sequence[keras.Variable], targets: Sequence[keras.Varia
 
 def matches_any(path: str, patterns: Sequence) -> bool:
     """Whether a variable path (``layer_0/attention_LayerNorm/gamma``) matches a regex pattern."""
-    import re
-
     return any(re.search(pattern, path) for pattern in patterns)
+
+
+def warn_if_no_match(owner: str, patterns: Sequence[str], variables: Sequence) -> None:
+    """Warn, naming the patterns and the variable paths, when ``patterns`` (``owner``'s
+    selection of variables) match none of ``variables``: the selection would change nothing."""
+    paths = [variable.path for variable in variables]
+    if not patterns or any(matches_any(path, patterns) for path in paths):
+        return
+    shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+    warnings.warn(
+        f"{owner} patterns {list(patterns)} match no variable, so they change nothing; the "
+        f"variable paths are: {shown}",
+        stacklevel=3,
+    )
+
+
+def require(owner: str, argument: str, value, check: Check) -> None:
+    """Raise a ``ValueError`` naming ``owner``'s ``argument`` unless ``check`` passes ``value``."""
+    expected = check(value)
+    if expected:
+        raise ValueError(f"{owner} {argument} must be {expected}, got {value!r}.")
