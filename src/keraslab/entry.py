@@ -2,8 +2,8 @@
 
 Before Hydra composes: the repository root for ``paths`` and TensorFlow's log level. Around the
 work: Keras imported without TensorFlow's banner, and bad input printed as one paragraph on
-stderr with exit status 2 (inside a sweep it is raised, so Hydra records the failed job and goes
-on with the others). Nothing here imports Keras until the work starts, so ``--help`` and
+stderr with exit status 2, a training that cannot go on (a non-finite loss) with status 1
+(inside a sweep both are raised, so Hydra records the failed job and goes on with the others). Nothing here imports Keras until the work starts, so ``--help`` and
 ``--cfg`` stay fast.
 """
 
@@ -23,16 +23,18 @@ def set_environment(script: str) -> None:
 
 
 def run_job(work: Callable[..., Result], cfg) -> Result:
-    """``work(cfg)``; an :class:`~keraslab.errors.InputError` ends the process with status 2."""
-    from keraslab.errors import InputError
+    """``work(cfg)``; an :class:`~keraslab.errors.InputError` ends the process with status 2, a
+    :class:`~keraslab.errors.TrainingError` with status 1, each as one line on stderr."""
+    from keraslab.errors import InputError, TrainingError
     from keraslab.quiet import import_backend
     from keraslab.tracking.hydra_job import current_job
 
     import_backend()
     try:
         return work(cfg)
-    except InputError as error:
+    except (InputError, TrainingError) as error:
         if current_job().is_multirun:
             raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        during_training = isinstance(error, TrainingError)  # after a progress bar's open line
+        print(f"{chr(10) if during_training else ''}error: {error}", file=sys.stderr)
+        sys.exit(1 if during_training else 2)

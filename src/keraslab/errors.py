@@ -15,3 +15,8 @@ class ConfigError(InputError):
 
 class DataError(InputError):
     """A data folder or data file is missing or malformed."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a loss or weights that are no longer finite); the message says
+    where it stopped and what is left to resume from."""

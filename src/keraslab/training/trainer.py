@@ -15,6 +15,7 @@ from keraslab.loaders.keras_input import keras_input
 from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
 from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState, write_atomically
 from keraslab.training.ema_validation import EmaValidation
+from keraslab.training.finite_guard import FiniteGuard
 
 
 class Trainer:
@@ -28,8 +29,9 @@ class Trainer:
     When the optimizer keeps a moving average of the weights and ``ema_validation`` is on, each
     epoch is validated on the average too (``val_ema_*`` metrics); under gradient accumulation
     the optimizer learns the epoch's batch sizes, so a short last batch counts for its size.
-    Callbacks that compute metrics (the task's, EMA validation) run before the checkpoints, and
-    the checkpoints before the caller's callbacks (tracking), so each sees the whole epoch's logs.
+    A non-finite loss or weight stops the run first (:class:`FiniteGuard`); then callbacks that
+    compute metrics (the task's, EMA validation) run before the checkpoints, and the checkpoints
+    before the caller's callbacks (tracking), so each sees the whole epoch's logs.
     """
 
     config_checks: ClassVar[dict[str, Check]] = {
@@ -133,7 +135,7 @@ class Trainer:
                 shuffle=False,  # the batches' order is already seeded per epoch
                 validation_steps=validation_steps,
                 verbose=self.verbose,
-                callbacks=[*metrics, best, last, *callbacks],
+                callbacks=[FiniteGuard(), *metrics, best, last, *callbacks],
             )
         return last.state
 

@@ -1,0 +1,55 @@
+"""Failures that must not lose or corrupt anything: a non-finite loss stops the run FAILED with
+its step, and no checkpoint ever holds a non-finite weight."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import DEBUG, run_script, runs_of
+
+from keraslab.errors import TrainingError
+from keraslab.training import Trainer
+from keraslab.training.finite_guard import FiniteGuard
+
+
+def test_a_non_finite_loss_stops_the_run_failed_and_keeps_the_last_good_checkpoint(
+    corpus, tracking_uri, tmp_path
+):
+    run_dir = tmp_path / "run"
+    # Six updates an epoch; from the seventh on the learning rate is 1e12 times larger.
+    explode = "optimizer.schedule={1: 1.0, 6: 1.0, 7: 1.0e12}"
+    result = run_script(
+        [*DEBUG, explode, f"data.data_dir={corpus}", f"hydra.run.dir={run_dir}"], tracking_uri
+    )
+    assert result.returncode == 1
+    assert "error: the training loss became nan at batch" in result.stderr
+    assert "of epoch 2" in result.stderr and "Traceback" not in result.stderr
+    _, (run,) = runs_of(tracking_uri)
+    assert run.info.status == "FAILED"
+    assert "TrainingError: the training loss became nan" in run.data.tags["error"]
+    assert "optimizer updates" in run.data.tags["error"]
+
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert (state["epochs_done"], state["checkpoint"]) == (1, "epoch-1.keras")
+    for name in ("epoch-1.keras", "last.keras", "best.keras"):
+        model = Trainer.restore(run_dir / "checkpoints" / name)
+        assert all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in model.weights), name
+    assert "test_accuracy" not in run.data.metrics
+
+
+def test_an_epoch_that_breaks_the_weights_is_stopped_before_its_checkpoints():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="dense")])
+    model.compile(optimizer="sgd", loss="mse")
+    guard = FiniteGuard()
+    guard.set_model(model)
+    guard.on_epoch_begin(3)
+    guard.on_epoch_end(3, {"loss": 0.5, "val_loss": 0.7})  # all finite: nothing happens
+    model.get_layer("dense").kernel.assign(np.array([[np.inf], [1.0]], "float32"))
+    with pytest.raises(
+        TrainingError,
+        match=r"epoch 4 ended with non-finite weights in \S*dense/kernel.*epoch 3's, whole and resumable",
+    ):
+        guard.on_epoch_end(3, {"loss": 0.5})
+    with pytest.raises(TrainingError, match=r"epoch 4 ended with non-finite val_loss"):
+        guard.on_epoch_end(3, {"loss": 0.5, "val_loss": float("nan")})
