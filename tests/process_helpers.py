@@ -183,3 +183,26 @@ class TwoArgumentError(Exception):
 
 def raise_two_argument_error(item: int):
     raise TwoArgumentError(f"item {item} failed", 7)
+
+
+def refuse_rows_from_eight(inputs: dict, labels, rng: np.random.Generator) -> tuple:
+    """A batch transform that fails on any batch holding row 8 or later."""
+    if inputs["x"].max() >= 8:
+        raise ValueError(f"bad row {int(inputs['x'].max())} in the corpus")
+    return {"x": inputs["x"].astype("float32")}, labels
+
+
+def raise_worker_only_error(item: int):
+    """Raises an exception whose class lives in a module that only this worker can import."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    folder = tempfile.mkdtemp()
+    Path(folder, "worker_only_errors.py").write_text(
+        "class WorkerOnlyError(Exception):\n    pass\n"
+    )
+    sys.path.insert(0, folder)
+    import worker_only_errors
+
+    raise worker_only_errors.WorkerOnlyError(f"item {item} is bad")

@@ -213,3 +213,24 @@ def test_a_split_without_labels_trains_on_the_models_own_losses():
         model.fit(stream, epochs=30, steps_per_epoch=len(batches), verbose=0)
     prediction = keras.ops.convert_to_numpy(model({"x": np.ones((1, 1), "float32")}))
     np.testing.assert_allclose(prediction, [[3.0]], atol=1e-3)
+
+
+def test_an_error_while_building_a_batch_leaves_fit_with_its_own_type():
+    """On TensorFlow it would reach ``fit`` as an ``InvalidArgumentError``: the data error
+    would escape the exit-2 path."""
+    from keraslab.errors import DataError
+
+    def refuse_row_eight(inputs, labels, rng):
+        if inputs["x"].max() >= 8:
+            raise DataError("data.txt:9: not a number")
+        return {"x": inputs["x"].astype("float32")}, labels
+
+    split = EncodedSplit({"x": np.arange(12)[:, None]}, np.arange(12, dtype="float32"))
+    batches = SplitBatches(EncodedSplit(split.inputs, split.labels, transform=refuse_row_eight), 4)
+    model = keras.Sequential([keras.Input((1,), name="x"), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with (
+        pytest.raises(DataError, match=r"data\.txt:9: not a number"),
+        keras_input(batches, InlineLoader(), endless=True) as stream,
+    ):
+        model.fit(stream, epochs=1, steps_per_epoch=3, verbose=0)

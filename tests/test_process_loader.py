@@ -60,6 +60,39 @@ def test_a_worker_exception_reaches_get_within_5s_with_its_traceback():
     assert len(workers) == 2 and helpers.wait_until_gone(workers) == []
 
 
+@pytest.mark.timeout(60)
+def test_a_worker_exception_leaves_fit_with_its_type_and_traceback():
+    import keras
+
+    from keraslab.loaders.keras_input import keras_input
+
+    split = EncodedSplit({"x": np.arange(12)[:, None]}, np.arange(12, dtype="float32"))
+    batches = SplitBatches(
+        EncodedSplit(split.inputs, split.labels, transform=helpers.refuse_rows_from_eight), 4
+    )
+    model = keras.Sequential([keras.Input((1,), name="x"), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with (
+        pytest.raises(ValueError, match="bad row 11 in the corpus") as caught,
+        keras_input(batches, ProcessLoader(workers=1, max_queue_size=2), endless=True) as stream,
+    ):
+        model.fit(stream, epochs=1, steps_per_epoch=3, verbose=0)
+    assert "in refuse_rows_from_eight" in str(caught.value.__cause__)
+
+
+@pytest.mark.timeout(30)
+def test_an_exception_whose_class_the_parent_cannot_load_keeps_its_name_message_and_traceback():
+    with (
+        ProcessLoader(workers=1, max_queue_size=1).open(helpers.raise_worker_only_error) as fetcher,
+        pytest.raises(
+            RuntimeError,
+            match=r"worker_only_errors.WorkerOnlyError: item 0 is bad \(raised in a worker",
+        ) as caught,
+    ):
+        fetcher.get(0)
+    assert "in raise_worker_only_error" in str(caught.value.__cause__)
+
+
 @pytest.mark.timeout(30)
 def test_a_dying_worker_is_reported_within_5s_naming_it_and_its_batch():
     before = helpers.descendants()

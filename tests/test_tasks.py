@@ -216,3 +216,23 @@ def test_bad_run_or_split_stops_with_one_clear_error(toy_run, numbers, tmp_path,
     assert not (tmp_path / "mlflow.db").exists() or not MlflowClient(store).search_experiments(
         filter_string="name = 'regression'"
     )
+
+
+def test_a_failed_resume_leaves_the_run_as_it_was(toy_run, numbers, tmp_path):
+    run_dir, store, run, _ = toy_run
+    args = [*toy_args(numbers, tmp_path / "other"), f"resume={run_dir}", "trainer.epochs=4"]
+    result = run_script([*args, "trainer.monitor=val_mae"], store, env=TOY_ENV)
+    assert result.returncode == 2
+    assert "resume: the run's best checkpoint was chosen by val_loss (min)" in result.stderr
+    after = MlflowClient(store).get_run(run.info.run_id)
+    assert after.info.status == run.info.status == "FINISHED"
+    assert "error" not in after.data.tags
+    assert after.data.tags["pid"] == run.data.tags["pid"]
+
+    missing = f"sqlite:///{tmp_path}/elsewhere.db"
+    result = run_script(args, missing, env=TOY_ENV)
+    assert result.returncode == 2
+    assert (
+        f"resume: the run folder's MLflow run {run.info.run_id} is not in the store"
+        in result.stderr
+    )

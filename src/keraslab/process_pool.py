@@ -12,7 +12,9 @@ Guarantees:
   raises ``TypeError`` in the caller, naming the object and the pickling error.
 - ``submit(item)`` returns a ``concurrent.futures.Future`` of ``func(item)``. An exception
   raised by ``func`` is set on that future with its own type and message, and the worker's
-  traceback text as its ``__cause__`` (:class:`RemoteTraceback`); the pool goes on.
+  traceback text as its ``__cause__`` (:class:`RemoteTraceback`); the pool goes on. An exception
+  that cannot travel (it does not pickle, or its class cannot be imported in the parent) arrives
+  as a ``RuntimeError`` naming its type and message, with the same traceback text.
 - A worker that dies (killed, ``os._exit``, a crash) fails every pending future with
   :class:`WorkerDiedError`, naming the worker, its exit status and the item it was running,
   within about ``POLL_SECONDS``. So does a worker that cannot load the function.
@@ -245,12 +247,13 @@ class WorkerPool:
             future.set_exception(error)
 
     def _remote_error(self, index: int, body) -> BaseException:
+        pickled, kind, message, text = pickle.loads(body)
         try:
-            error, text = pickle.loads(body)
+            error = pickle.loads(pickled)
         except Exception as unpickling:
-            error, text = (
-                RuntimeError(f"a worker's exception could not be unpickled: {unpickling!r}"),
-                "",
+            error = RuntimeError(
+                f"{kind}: {message} (raised in a worker; its class cannot be loaded here: "
+                f"{unpickling!r})"
             )
         error.__cause__ = RemoteTraceback(
             f"\nin worker process {index} (pid {self.processes[index].pid}):\n{text}"
@@ -357,12 +360,14 @@ def _serve(index, payload, seed, tasks, results, stop) -> None:
 
 
 def _error_body(error: BaseException) -> bytes:
-    """``(error, traceback text)`` pickled; an error that does not survive pickling is replaced
-    by a ``RuntimeError`` with its type and message."""
+    """``(pickled error, type name, message, traceback text)`` pickled. An error that does not
+    survive pickling here is sent as a ``RuntimeError`` with its type and message; the parent
+    falls back on the type name and message when it cannot load the error's class."""
     text = "".join(traceback.format_exception(error))
+    kind = f"{type(error).__module__}.{type(error).__qualname__}"
     try:
-        body = pickle.dumps((error, text))
-        pickle.loads(body)
+        pickled = pickle.dumps(error)
+        pickle.loads(pickled)
     except Exception:
-        body = pickle.dumps((RuntimeError(f"{type(error).__qualname__}: {error}"), text))
-    return body
+        pickled = pickle.dumps(RuntimeError(f"{type(error).__qualname__}: {error}"))
+    return pickle.dumps((pickled, kind, str(error), text))

@@ -31,15 +31,42 @@ def keras_input(
     ``steps`` caps each epoch (None: all batches). ``endless`` (training) streams one epoch after
     another, for ``fit(steps_per_epoch=steps)``; otherwise each pass is the same single epoch
     (validation, test). The loader's workers stop when the context ends.
+
+    An exception raised while building a batch leaves the context as itself, with its own type
+    and its worker's traceback as ``__cause__``: on its way out of ``fit`` TensorFlow wraps it
+    in an ``InvalidArgumentError`` or ``UnknownError``, and Keras drops its cause.
     """
     per_epoch = min(steps or len(batches), len(batches))
     schedule = Schedule(batches, first_epoch, per_epoch)
     limit = None if endless else per_epoch
-    with loader.open(schedule, limit) as fetcher:
-        if keras.backend.backend() == "tensorflow":
-            yield _tf_dataset(fetcher, schedule(0), limit)
-        else:
-            yield _EpochBatches(fetcher, per_epoch, endless)
+    with loader.open(schedule, limit) as opened:
+        fetcher = _FirstError(opened)
+        try:
+            if keras.backend.backend() == "tensorflow":
+                yield _tf_dataset(fetcher, schedule(0), limit)
+            else:
+                yield _EpochBatches(fetcher, per_epoch, endless)
+        except Exception:
+            if fetcher.error is None:
+                raise
+            raise fetcher.error from fetcher.cause
+
+
+class _FirstError:
+    """A fetcher that remembers the first exception a batch raised, and its cause."""
+
+    def __init__(self, fetcher):
+        self.fetcher = fetcher
+        self.error: Exception | None = None
+        self.cause: BaseException | None = None
+
+    def get(self, position: int) -> tuple:
+        try:
+            return self.fetcher.get(position)
+        except Exception as error:
+            if self.error is None:
+                self.error, self.cause = error, error.__cause__
+            raise
 
 
 def _tf_dataset(fetcher, example: tuple, limit: int | None):

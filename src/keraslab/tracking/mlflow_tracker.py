@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from keraslab.errors import InputError
 from keraslab.tracking.hydra_job import HydraJob, current_job
 from keraslab.tracking.interrupts import Uninterrupted
 from keraslab.tracking.params import chunks, flatten, split_long_values
@@ -80,17 +81,16 @@ class MlflowTracker:
 
         With ``resume_run_id`` the earlier run is reopened (RUNNING again, tagged with this
         process, its ``error`` tag dropped) and goes on; its params and config artifacts stay as
-        they were logged the first time.
+        they were logged the first time. If the resumed run stops on bad input
+        (:class:`~keraslab.errors.InputError`: nothing was trained), it gets back the status and
+        ``error`` tag it had, so a failed attempt to resume changes nothing.
         """
         job = job or current_job()
         self.close_abandoned_runs()
         self.experiment_id = self._experiment_id()
+        before = None
         if resume_run_id:
-            self.run_id = resume_run_id
-            self.client.update_run(resume_run_id, status="RUNNING")
-            self.set_tags(process_tags())
-            if "error" in self.client.get_run(resume_run_id).data.tags:  # how it stopped before
-                self.client.delete_tag(resume_run_id, "error")
+            before = self._reopen(resume_run_id)
         else:
             self.run_id = self._create_run(job)
         try:
@@ -104,10 +104,42 @@ class MlflowTracker:
             self.client.set_terminated(self.run_id, "KILLED")
             raise
         except BaseException as error:
-            self.client.set_tag(self.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
-            self.client.set_terminated(self.run_id, "FAILED")
+            if before is not None and isinstance(error, InputError):
+                self._restore(before)
+            else:
+                self.client.set_tag(self.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+                self.client.set_terminated(self.run_id, "FAILED")
             raise
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def _reopen(self, run_id: str) -> tuple[str, dict[str, str | None]]:
+        """Make ``run_id`` this process's RUNNING run; returns its status and the tags this
+        changes, as they were, for :meth:`_restore`."""
+        try:
+            run = self.client.get_run(run_id)
+        except Exception as error:  # MlflowException: the store has no such run
+            raise InputError(
+                f"resume: the run folder's MLflow run {run_id} is not in the store "
+                f"{self.tracking_uri}; resume with the store the run was tracked in "
+                "(MLFLOW_TRACKING_URI or logger.tracking_uri), or with logger=none."
+            ) from error
+        self.run_id = run_id
+        before = {key: run.data.tags.get(key) for key in ("error", *process_tags())}
+        self.client.update_run(run_id, status="RUNNING")
+        self.set_tags(process_tags())
+        if "error" in run.data.tags:  # how it stopped before
+            self.client.delete_tag(run_id, "error")
+        return run.info.status, before
+
+    def _restore(self, before: tuple[str, dict[str, str | None]]) -> None:
+        """Give the run back the status and tags :meth:`_reopen` found."""
+        status, tags = before
+        for key, value in tags.items():
+            if value is not None:
+                self.client.set_tag(self.run_id, key, value)
+            elif key in self.client.get_run(self.run_id).data.tags:
+                self.client.delete_tag(self.run_id, key)
+        self.client.update_run(self.run_id, status=status)
 
     def close_abandoned_runs(self) -> list[str]:
         """End FAILED, with an ``error`` tag saying why, each RUNNING run of the experiment that
