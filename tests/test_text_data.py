@@ -5,6 +5,7 @@ import pytest
 
 from keraslab.data import SentimentData
 from keraslab.data.labelled_text import read_labelled_text
+from keraslab.data.texts import read_texts
 from keraslab.errors import DataError
 from keraslab.tokenizers import WordPieceTokenizer, char_vocab
 
@@ -86,3 +87,27 @@ def test_setup_uses_a_given_tokenizer(corpus):
     assert data.tokenizer is tokenizer
     first = data.splits["train"].inputs["token_ids"][0]
     assert first[0] == tokenizer.cls_id and tokenizer.sep_id in first
+
+
+def test_an_empty_data_file_is_named(tmp_path, corpus):
+    import shutil
+
+    folder = tmp_path / "sentiment"
+    shutil.copytree(corpus, folder)
+    (folder / "sentiment.valid.data").write_text("\n\n", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"sentiment.valid.data holds no examples; expected TEXT<TAB>LABEL lines\."
+    ):
+        SentimentData(str(folder)).setup()
+
+
+def test_bytes_that_are_not_utf8_are_named_with_file_line_and_column(tmp_path):
+    path = tmp_path / "latin1.data"
+    path.write_bytes("好\t1\n".encode() + b"caf\xe9\t0\n")
+    with pytest.raises(
+        DataError,
+        match=rf"{path}:2: byte 0xe9 at column 4 is not UTF-8; expected a UTF-8 text file",
+    ):
+        read_labelled_text(path, classes=(0, 1))
+    with pytest.raises(DataError, match=rf"{path}:2: byte 0xe9"):
+        read_texts(path, drop_label=True)

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from pathlib import Path
 
+from keraslab.data.texts import text_lines
 from keraslab.errors import DataError
 
 
@@ -15,25 +16,23 @@ def read_labelled_text(path: Path, classes: Sequence[int]) -> tuple[list[str], l
     """
     index_of = {str(label): index for index, label in enumerate(classes)}
     texts, labels = [], []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            text, tab, label = line.rpartition("\t")
-            if not tab or not text:
-                raise DataError(
-                    f"{path}:{number}: expected a line of the form TEXT<TAB>LABEL, "
-                    f"got {_shorten(line)!r}."
-                )
-            label = label.strip()
-            if label not in index_of:
-                raise DataError(
-                    f"{path}:{number}: label {label!r} is not one of the classes "
-                    f"{', '.join(index_of)} (data.classes)."
-                )
-            texts.append(text)
-            labels.append(index_of[label])
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        text, tab, label = line.rpartition("\t")
+        if not tab or not text:
+            raise DataError(
+                f"{path}:{number}: expected a line of the form TEXT<TAB>LABEL, "
+                f"got {_shorten(line)!r}."
+            )
+        label = label.strip()
+        if label not in index_of:
+            raise DataError(
+                f"{path}:{number}: label {label!r} is not one of the classes "
+                f"{', '.join(index_of)} (data.classes)."
+            )
+        texts.append(text)
+        labels.append(index_of[label])
     return texts, labels
 
 

@@ -67,7 +67,7 @@ class TextDataModule(DataModule):
         return {"vocab_size": self.tokenizer.vocab_size}
 
     def setup(self, tokenizer: WordPieceTokenizer | None = None) -> "TextDataModule":
-        examples = {split: self.read(path) for split, path in self._paths().items()}
+        examples = {split: self._read_examples(path) for split, path in self._paths().items()}
         examples["train"] = examples["train"][: self.max_train_samples]
         self.tokenizer = tokenizer or WordPieceTokenizer(
             char_vocab(map(self.text_of, examples["train"]), self.min_char_count),
@@ -95,9 +95,15 @@ class TextDataModule(DataModule):
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{str(path)!r} is not a file; expected a file of {self.file_format}.")
-        self.examples[name] = self.read(path)
+        self.examples[name] = self._read_examples(path)
         self.splits[name] = self.encode(self.examples[name], name)
         return self.splits[name]
+
+    def _read_examples(self, path: Path) -> list:
+        examples = self.read(path)
+        if not examples:
+            raise DataError(f"{path} holds no examples; expected {self.file_format}.")
+        return examples
 
     def _paths(self) -> dict[str, Path]:
         if not self.data_dir.is_dir():
