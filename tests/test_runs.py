@@ -222,12 +222,17 @@ def test_resume_refuses_a_changed_model(corpus, tmp_path, debug_run):
             "trainer.epochs=abc",
             "error: invalid config: trainer.epochs must be an integer >= 1, got 'abc' (str).",
         ),
+        (
+            "+optimizer.hyperparameters.betta=1",
+            "error: optimizer.hyperparameters {'betta': 1} are not valid for optimizer 'adam'",
+        ),
     ],
 )
 def test_bad_override_exits_with_a_clear_error(override, message, tmp_path):
     result = run_script([override, "logger=none", f"hydra.run.dir={tmp_path}/run"])
     assert result.returncode != 0
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_data_lines_exit_with_file_and_line(tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from keraslab.errors import ConfigError
+from keraslab.errors import ConfigError, InputError
 
 # value -> None when it is fine, else what was expected ("an integer >= 1").
 Check = Callable[[Any], str | None]
@@ -131,3 +131,24 @@ def check_config(cfg: DictConfig, own_checks: Mapping[str, Check] = {}) -> None:
 
 
 _MISSING = object()
+
+
+def instantiate_section(cfg: DictConfig, section: str, **kwargs):
+    """``instantiate(cfg[section])``, with what its target refuses as one error: an
+    :class:`~keraslab.errors.InputError` as itself, a constructor's ``ValueError`` or
+    ``TypeError`` as a :class:`ConfigError` naming the section (Hydra wraps both in an
+    ``InstantiationException`` with a traceback)."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(cfg[section], **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, InputError):
+            raise cause from None
+        if isinstance(cause, ValueError | TypeError):
+            raise ConfigError(
+                f"{section} ({cfg[section]._target_}) refused its config: {cause}"
+            ) from cause
+        raise

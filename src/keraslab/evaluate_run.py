@@ -9,9 +9,9 @@ run's ``test_*`` (``weights=raw``) or ``test_ema_*`` (``weights=ema``) metrics.
 
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from keraslab.config_checks import instantiate_section
 from keraslab.errors import InputError
 from keraslab.evaluation import WEIGHTS, chosen_weights, evaluate_split, scored_checkpoint
 from keraslab.resume import STATE_FILE, read_state
@@ -39,8 +39,8 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     run_dir, run_cfg, checkpoint = read_run(cfg.run)
     if cfg.weights not in WEIGHTS:
         raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {cfg.weights!r}.")
-    task = instantiate(run_cfg.model)
-    data = instantiate(run_cfg.data).restore(run_dir)
+    task = instantiate_section(run_cfg, "model")
+    data = instantiate_section(run_cfg, "data").restore(run_dir)
     split = Path(cfg.split)
     examples = len(data.read_split(split, SPLIT_NAME))
     state_file = run_dir / "checkpoints" / STATE_FILE
@@ -52,7 +52,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
 
     model = Trainer.restore(checkpoint)
     weights = chosen_weights(cfg.weights, model)
-    tracker = instantiate(cfg.logger, experiment_name=cfg.task_name or run_cfg.task_name)
+    tracker = instantiate_section(cfg, "logger", experiment_name=cfg.task_name or run_cfg.task_name)
     with tracker.run(OmegaConf.to_container(cfg, resolve=True), current_job()):
         tracker.set_tags(
             {

@@ -16,10 +16,16 @@ import io
 import math
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from keraslab.config_checks import check_config, integer, one_of, optional, string
+from keraslab.config_checks import (
+    check_config,
+    instantiate_section,
+    integer,
+    one_of,
+    optional,
+    string,
+)
 from keraslab.errors import DataError
 from keraslab.resume import Resume, check_same_monitor, read_resume
 from keraslab.tracking.hydra_job import current_job
@@ -38,13 +44,13 @@ def run_experiment(cfg: DictConfig) -> float:
     job = current_job()
     resume = read_resume(cfg.resume, cfg) if cfg.get("resume") else None
     run_dir = resume.run_dir if resume else Path(job.output_dir or cfg.paths.run_dir)
-    tracker = instantiate(cfg.logger)
+    tracker = instantiate_section(cfg, "logger")
     resume_run_id = resume.state.mlflow_run_id if resume else None
     with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
         check_config(cfg, RUN_CHECKS)
-        task = instantiate(cfg.model)
+        task = instantiate_section(cfg, "model")
         task.check_export(cfg.get("export"))
-        data = instantiate(cfg.data).setup(**task.data_options())
+        data = instantiate_section(cfg, "data").setup(**task.data_options())
         run_dir.mkdir(parents=True, exist_ok=True)
         keep_artifacts(data.artifacts(), run_dir, tracker, resuming=resume is not None)
         value, report = _train_and_evaluate(cfg, task, data, run_dir, tracker, resume)
@@ -64,16 +70,16 @@ def _train_and_evaluate(
     from keraslab.training.seeding import seed_everything
 
     seed_everything(cfg.seed)
-    trainer = instantiate(cfg.trainer)
+    trainer = instantiate_section(cfg, "trainer")
     if resume:
         model = trainer.restore(resume.last_checkpoint)
     else:
         model = task.build_model(data)
-        task.compile(model, instantiate(cfg.optimizer), trainer.jit_compile)
+        task.compile(model, instantiate_section(cfg, "optimizer"), trainer.jit_compile)
     monitor, objective = _targets(cfg, task, data, trainer, model, resume)
     tracker.log_text(_model_summary(model), "model_summary.txt")
 
-    loader = instantiate(cfg.loader)
+    loader = instantiate_section(cfg, "loader")
     state = trainer.fit(
         task,
         model,

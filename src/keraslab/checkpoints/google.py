@@ -52,7 +52,9 @@ def load_google_checkpoint(
     values = {}
     for table in VOCAB_TABLES:
         if table in shapes:
-            values[table] = adapt_vocab_rows(reader.get_tensor(table), keep_tokens, compound_tokens)
+            values[table] = adapt_vocab_rows(
+                _read_tensor(reader, table, checkpoint), keep_tokens, compound_tokens
+            )
             shapes[table] = values[table].shape
     variables = google_variable_map(model)
     check_fit(
@@ -64,7 +66,19 @@ def load_google_checkpoint(
     )
     for name, variable in variables.items():
         if name in shapes:
-            variable.assign(values[name] if name in values else reader.get_tensor(name))
+            value = values[name] if name in values else _read_tensor(reader, name, checkpoint)
+            variable.assign(value)
+
+
+def _read_tensor(reader, name: str, checkpoint):
+    """``reader.get_tensor(name)``, or one error naming the checkpoint when its data is damaged."""
+    try:
+        return reader.get_tensor(name)
+    except Exception as error:  # a truncated .data file: IndexError, DataLossError, ...
+        raise InputError(
+            f"checkpoint {str(checkpoint)!r}: variable {name} cannot be read "
+            f"({type(error).__name__}: {error}); its .data file is damaged or truncated."
+        ) from error
 
 
 def save_google_checkpoint(model: keras.Model, checkpoint: str | Path) -> Path:

@@ -47,7 +47,14 @@ def load_hf_weights(
         raise InputError(
             f"{str(folder)!r} is not a Hugging Face model folder: it lacks {WEIGHTS_FILE}."
         )
-    tensors = {_strip_prefix(name): value for name, value in load_file(path).items()}
+    try:
+        stored = load_file(path)
+    except Exception as error:  # SafetensorError on a truncated or foreign file
+        raise InputError(
+            f"{path} is not a readable safetensors file ({type(error).__name__}: {error}); "
+            "it is damaged or truncated."
+        ) from error
+    tensors = {_strip_prefix(name): value for name, value in stored.items()}
     for table in map(hf_name, VOCAB_TABLES):
         if table in tensors:
             tensors[table] = adapt_vocab_rows(tensors[table], keep_tokens, compound_tokens)

@@ -10,7 +10,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
+from keraslab.config_checks import integer
 from keraslab.process_pool import WorkerPool
+
+# The config checks of the loaders with workers (see keraslab.config_checks).
+WORKER_CHECKS = {"workers": integer(1), "max_queue_size": integer(1)}
 
 Produce = Callable[[int], tuple]
 
@@ -102,6 +106,8 @@ class ThreadLoader:
     the Rust tokenizer) or waits on I/O.
     """
 
+    config_checks = WORKER_CHECKS
+
     def __init__(self, workers: int = 2, max_queue_size: int = 10):
         self.workers = workers
         self.max_queue_size = max_queue_size
@@ -126,6 +132,8 @@ class ProcessLoader:
     ``WorkerDiedError`` within a fraction of a second; closing the fetcher (also after an error
     or Ctrl-C) leaves no process behind, including any that ``produce`` started itself.
     """
+
+    config_checks = WORKER_CHECKS
 
     def __init__(self, workers: int = 2, max_queue_size: int = 10):
         for name, value in (("workers", workers), ("max_queue_size", max_queue_size)):

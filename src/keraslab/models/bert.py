@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import keras
 from keras import layers
 
-from keraslab.errors import ConfigError
+from keraslab.errors import ConfigError, InputError
 from keraslab.models.layers import ACTIVATIONS, Embeddings, TransformerBlock
 
 if TYPE_CHECKING:
@@ -81,6 +81,12 @@ def encoder_from_config(
 
     found = find_checkpoint(checkpoint)
     architecture = bert_options(found.config)
+    if vocab_size > architecture["vocab_size"]:
+        raise InputError(
+            f"checkpoint {checkpoint!r}: its vocab {found.vocab} has {vocab_size} tokens but its "
+            f"embedding table {architecture['vocab_size']} rows, so the last tokens have no "
+            "vector; expected the vocab.txt that was trained with the checkpoint."
+        )
     architecture.update({k: options[k] for k in CHECKPOINT_OVERRIDES if options.get(k) is not None})
     return BertBackbone(**architecture), found
 

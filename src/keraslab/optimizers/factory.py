@@ -23,7 +23,6 @@ from keraslab.config_checks import (
     optional,
     positive_number,
     regexes,
-    string,
 )
 from keraslab.errors import ConfigError
 from keraslab.optimizers.accumulation import GradientAccumulation
@@ -111,7 +110,7 @@ def schedule_points(value) -> str | None:
 
 
 build_optimizer.config_checks = {
-    "name": string,
+    "name": one_of(*BASE_OPTIMIZERS),
     "learning_rate": positive_number,
     "schedule": optional(schedule_points),
     "clipnorm": optional(positive_number),

@@ -58,6 +58,9 @@ class BertTask(Task):
             problems.append(
                 f"model.encoder.max_positions ({positions}) must be >= data.maxlen ({maxlen})"
             )
+        checkpoint = encoder.get("checkpoint")
+        if isinstance(checkpoint, str) and checkpoint and isinstance(maxlen, int):
+            problems += _checkpoint_problems(checkpoint, maxlen)
         return problems
 
     def data_options(self) -> dict:
@@ -83,3 +86,21 @@ class BertTask(Task):
         from keraslab.checkpoints.export import export_checkpoint
 
         return export_checkpoint(model, data.tokenizer, folder, format)
+
+
+def _checkpoint_problems(checkpoint: str, maxlen: int) -> list[str]:
+    """The checkpoint must exist and hold ``maxlen`` positions."""
+    from keraslab.checkpoints.auto import find_checkpoint
+    from keraslab.errors import InputError
+
+    try:
+        found = find_checkpoint(checkpoint)
+    except InputError as error:
+        return [str(error).rstrip(".")]
+    positions = found.config.get("max_position_embeddings", found.config.get("max_positions"))
+    if isinstance(positions, int) and positions < maxlen:
+        return [
+            f"data.maxlen ({maxlen}) must be <= the {positions} positions of "
+            f"model.encoder.checkpoint {checkpoint!r}"
+        ]
+    return []

@@ -39,10 +39,10 @@ class WordPieceTokenizer:
 
         self.tokens = _read_vocab(vocab) if isinstance(vocab, str | Path) else list(vocab)
         self.lowercase = lowercase
-        self.token_to_id = {token: index for index, token in enumerate(self.tokens)}
+        source = f"vocab file {str(vocab)!r}" if isinstance(vocab, str | Path) else "the vocab"
+        self.token_to_id = _token_ids(self.tokens, source)
         missing = [token for token in SPECIALS if token not in self.token_to_id]
         if missing:
-            source = f"vocab file {str(vocab)!r}" if isinstance(vocab, str | Path) else "the vocab"
             raise InputError(f"{source} lacks the special tokens {', '.join(missing)}.")
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
             self.token_to_id[token] for token in SPECIALS
@@ -139,6 +139,24 @@ class WordPieceTokenizer:
         """Text from ids, special tokens dropped and ``##`` pieces joined (lossy: [UNK] stays)."""
         specials = {self.pad_id, self.cls_id, self.sep_id}
         return self._engine.decoder.decode([self.tokens[i] for i in token_ids if i not in specials])
+
+
+def _token_ids(tokens: Sequence[str], source: str) -> dict[str, int]:
+    """token -> id (its line, from 0); a token on two lines is an error naming both."""
+    ids: dict[str, int] = {}
+    repeated = []
+    for index, token in enumerate(tokens):
+        if token in ids:
+            repeated.append(f"{token!r} on lines {ids[token] + 1} and {index + 1}")
+        else:
+            ids[token] = index
+    if repeated:
+        raise InputError(
+            f"{source} repeats tokens: {'; '.join(repeated[:5])}"
+            f"{f' and {len(repeated) - 5} more' if len(repeated) > 5 else ''}; expected each "
+            "token once (its line number is its id)."
+        )
+    return ids
 
 
 def _read_vocab(path: str | Path) -> list[str]:

@@ -10,6 +10,7 @@ from typing import ClassVar
 import keras
 
 from keraslab.config_checks import Check, integer, one_of, optional, string
+from keraslab.errors import InputError
 from keraslab.loaders import SplitBatches
 from keraslab.loaders.keras_input import keras_input
 from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
@@ -144,7 +145,13 @@ class Trainer:
         """The compiled model of a checkpoint, with its optimizer state."""
         import keraslab.models  # noqa: F401  (registers the custom layers)
 
-        return keras.saving.load_model(checkpoint)
+        try:
+            return keras.saving.load_model(checkpoint)
+        except Exception as error:  # truncated or foreign: zipfile, h5py, JSON, Keras errors
+            raise InputError(
+                f"{checkpoint} is not a readable Keras checkpoint ({type(error).__name__}: "
+                f"{error}); expected a whole .keras file as the trainer writes it."
+            ) from error
 
 
 def _steps(cap: int | None, batches: SplitBatches) -> int:
