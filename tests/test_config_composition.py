@@ -1,5 +1,6 @@
 """Every option of every config group composes, and its parts instantiate and work together."""
 
+import os
 import subprocess
 import sys
 import time
@@ -86,3 +87,35 @@ def test_run_script_help_and_cfg_do_not_import_tensorflow():
         assert result.returncode == 0, result.stderr
         assert "IMPORTED []" in result.stdout, result.stdout[-500:]
         assert elapsed < 2.0, f"{flags} took {elapsed:.2f} s"
+
+
+def test_a_bad_config_value_stops_before_tensorflow_loads_and_before_any_mlflow_run(tmp_path):
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['run.py'] + sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_path('scripts/run.py', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    print('EXIT', exit.code)\n"
+        "print('IMPORTED', [m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules])\n"
+    )
+    store = tmp_path / "mlflow.db"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            "trainer.epochs=abc",
+            "optimizer.learning_rate=-1",
+            f"hydra.run.dir={tmp_path}/run",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "EXIT 2" in result.stdout and "IMPORTED []" in result.stdout, result.stdout[-500:]
+    assert "trainer.epochs must be an integer >= 1, got 'abc'" in result.stderr
+    assert "optimizer.learning_rate must be a number > 0, got -1" in result.stderr
+    assert not store.exists()

@@ -11,7 +11,7 @@ import pytest
 
 from keraslab.errors import InputError
 from keraslab.resume import TrainingState, read_state
-from keraslab.training.trainer import AtomicModelCheckpoint, LastCheckpoint
+from keraslab.training.callbacks import AtomicModelCheckpoint, LastCheckpoint
 
 
 def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):

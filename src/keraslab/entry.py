@@ -1,10 +1,11 @@
 """What the entry points (``scripts/run.py``, ``scripts/evaluate.py``) do around their work.
 
 Before Hydra composes: the repository root for ``paths`` and TensorFlow's log level. Around the
-work: Keras imported without TensorFlow's banner, and bad input printed as one paragraph on
-stderr with exit status 2, a training that cannot go on (a non-finite loss) with status 1
-(inside a sweep both are raised, so Hydra records the failed job and goes on with the others). Nothing here imports Keras until the work starts, so ``--help`` and
-``--cfg`` stay fast.
+work: bad input printed as one paragraph on stderr with exit status 2, a training that cannot go
+on (a non-finite loss) with status 1 (inside a sweep both are raised, so Hydra records the failed
+job and goes on with the others). Nothing here imports Keras: the work does, once its input is
+checked (with :func:`keraslab.quiet.import_backend`), so ``--help``, ``--cfg`` and config errors
+never wait for TensorFlow.
 """
 
 import os
@@ -26,10 +27,8 @@ def run_job(work: Callable[..., Result], cfg) -> Result:
     """``work(cfg)``; an :class:`~keraslab.errors.InputError` ends the process with status 2, a
     :class:`~keraslab.errors.TrainingError` with status 1, each as one line on stderr."""
     from keraslab.errors import InputError, TrainingError
-    from keraslab.quiet import import_backend
     from keraslab.tracking.hydra_job import current_job
 
-    import_backend()
     try:
         return work(cfg)
     except (InputError, TrainingError) as error:

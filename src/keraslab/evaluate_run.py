@@ -48,7 +48,10 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
 
     from keraslab.loaders import InlineLoader
     from keraslab.optimizers import update_count
+    from keraslab.quiet import import_backend
     from keraslab.training import Trainer
+
+    import_backend()
 
     model = Trainer.restore(checkpoint)
     weights = chosen_weights(cfg.weights, model)

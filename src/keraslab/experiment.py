@@ -27,6 +27,7 @@ from keraslab.config_checks import (
     string,
 )
 from keraslab.errors import DataError
+from keraslab.quiet import import_backend
 from keraslab.resume import Resume, check_same_monitor, read_resume
 from keraslab.tracking.hydra_job import current_job
 
@@ -41,13 +42,15 @@ RUN_CHECKS = {
 
 
 def run_experiment(cfg: DictConfig) -> float:
+    # Every config value is checked before TensorFlow loads and before an MLflow run opens.
+    check_config(cfg, RUN_CHECKS)
     job = current_job()
     resume = read_resume(cfg.resume, cfg) if cfg.get("resume") else None
     run_dir = resume.run_dir if resume else Path(job.output_dir or cfg.paths.run_dir)
+    import_backend()
     tracker = instantiate_section(cfg, "logger")
     resume_run_id = resume.state.mlflow_run_id if resume else None
     with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
-        check_config(cfg, RUN_CHECKS)
         task = instantiate_section(cfg, "model")
         task.check_export(cfg.get("export"))
         data = instantiate_section(cfg, "data").setup(**task.data_options())

@@ -10,13 +10,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
-
-from keraslab.checkpoints.hf import WEIGHTS_FILE, load_hf_weights
 from keraslab.checkpoints.pretrained import pretrained_folder
 from keraslab.errors import InputError
 
 GOOGLE_CONFIG, GOOGLE_PREFIX = "bert_config.json", "bert_model.ckpt"
+WEIGHTS_FILE = "model.safetensors"  # of a Hugging Face folder
 
 
 @dataclass(frozen=True)
@@ -29,8 +27,10 @@ class Checkpoint:
     config: dict
     lowercase: bool
 
-    def load_into(self, model: keras.Model, **options) -> None:
+    def load_into(self, model, **options) -> None:
         if self.kind == "hf":
+            from keraslab.checkpoints.hf import load_hf_weights
+
             load_hf_weights(model, self.weights, **options)
         else:
             from keraslab.checkpoints.google import load_google_checkpoint

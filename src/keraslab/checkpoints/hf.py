@@ -7,11 +7,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keraslab.checkpoints.auto import WEIGHTS_FILE
 from keraslab.checkpoints.names import check_fit, google_variable_map, hf_name, is_transposed_in_hf
 from keraslab.checkpoints.vocab_surgery import VOCAB_TABLES, adapt_vocab_rows
 from keraslab.errors import InputError
 
-WEIGHTS_FILE = "model.safetensors"
 # Buffers that HF saves beside the weights; they carry no learned values.
 HF_BUFFERS = ("embeddings.position_ids",)
 HF_PREFIXES = ("bert.", "model.")

@@ -1,29 +1,39 @@
-"""Optimizer wrappers that compose over any Keras optimizer, and the factory the config uses."""
+"""Optimizer wrappers that compose over any Keras optimizer, and the factory the config uses.
 
-from keraslab.optimizers.accumulation import GradientAccumulation
-from keraslab.optimizers.ema import ExponentialMovingAverage
-from keraslab.optimizers.factory import BASE_OPTIMIZERS, build_optimizer
-from keraslab.optimizers.layer_adaptation import LayerAdaptation
-from keraslab.optimizers.lazy import LazyUpdates
-from keraslab.optimizers.lookahead import Lookahead
-from keraslab.optimizers.schedule import PiecewiseLinear
-from keraslab.optimizers.summed_rows import SumDuplicateRows
-from keraslab.optimizers.weight_decay import WeightDecay
-from keraslab.optimizers.wrapper import OptimizerWrapper, find_wrapper, innermost, update_count
+The names below load their modules (and Keras) when first used, so that ``build_optimizer``'s
+config checks run before TensorFlow starts. :func:`register_all` imports every wrapper, which
+Keras needs before it loads a checkpoint whose optimizer holds them.
+"""
 
-__all__ = [
-    "BASE_OPTIMIZERS",
-    "ExponentialMovingAverage",
-    "GradientAccumulation",
-    "LayerAdaptation",
-    "LazyUpdates",
-    "Lookahead",
-    "OptimizerWrapper",
-    "PiecewiseLinear",
-    "SumDuplicateRows",
-    "WeightDecay",
-    "build_optimizer",
-    "find_wrapper",
-    "innermost",
-    "update_count",
-]
+import importlib
+
+# name -> the module that defines it
+HOMES = {
+    "BASE_OPTIMIZERS": "factory",
+    "build_optimizer": "factory",
+    "ExponentialMovingAverage": "ema",
+    "GradientAccumulation": "accumulation",
+    "LayerAdaptation": "layer_adaptation",
+    "LazyUpdates": "lazy",
+    "Lookahead": "lookahead",
+    "PiecewiseLinear": "schedule",
+    "SumDuplicateRows": "summed_rows",
+    "WeightDecay": "weight_decay",
+    "OptimizerWrapper": "wrapper",
+    "find_wrapper": "wrapper",
+    "innermost": "wrapper",
+    "update_count": "wrapper",
+}
+__all__ = [*sorted(HOMES), "register_all"]
+
+
+def __getattr__(name: str):
+    if name not in HOMES:
+        raise AttributeError(f"module 'keraslab.optimizers' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"keraslab.optimizers.{HOMES[name]}"), name)
+
+
+def register_all() -> None:
+    """Import every wrapper, registering its class with Keras's serialization."""
+    for module in set(HOMES.values()):
+        importlib.import_module(f"keraslab.optimizers.{module}")

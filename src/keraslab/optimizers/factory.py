@@ -14,8 +14,6 @@ advance on real updates only.
 
 from collections.abc import Mapping, Sequence
 
-import keras
-
 from keraslab.config_checks import (
     integer,
     number,
@@ -25,21 +23,11 @@ from keraslab.config_checks import (
     regexes,
 )
 from keraslab.errors import ConfigError
-from keraslab.optimizers.accumulation import GradientAccumulation
-from keraslab.optimizers.ema import ExponentialMovingAverage
-from keraslab.optimizers.layer_adaptation import LayerAdaptation
-from keraslab.optimizers.lazy import LazyUpdates
-from keraslab.optimizers.lookahead import Lookahead
-from keraslab.optimizers.schedule import PiecewiseLinear
-from keraslab.optimizers.summed_rows import SumDuplicateRows
-from keraslab.optimizers.weight_decay import NO_DECAY, WeightDecay
+from keraslab.optimizers.patterns import NO_DECAY
 
-BASE_OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-    "lion": keras.optimizers.Lion,
-}
+# Config name -> the class in keras.optimizers. This module loads Keras only when it builds an
+# optimizer, so the config checks below run before TensorFlow starts.
+BASE_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "lion": "Lion"}
 
 
 def build_optimizer(
@@ -58,11 +46,24 @@ def build_optimizer(
     lookahead_alpha: float = 0.5,
     ema: float | None = None,
     ema_warmup: bool = False,
-) -> keras.optimizers.Optimizer:
+):
     """The base optimizer ``name`` (``hyperparameters``: beta_1, momentum, ...) and the wrappers
     whose settings are given: ``weight_decay`` (rate), ``layer_adaptation``, ``lazy`` (path
     regexes), ``accum_steps`` > 1, ``lookahead_k``, ``ema`` (decay). ``schedule``
     (``{step: multiplier}``) makes the learning rate piecewise-linear in real updates."""
+    import keras
+
+    from keraslab.optimizers import (
+        ExponentialMovingAverage,
+        GradientAccumulation,
+        LayerAdaptation,
+        LazyUpdates,
+        Lookahead,
+        PiecewiseLinear,
+        SumDuplicateRows,
+        WeightDecay,
+    )
+
     if name not in BASE_OPTIMIZERS:
         raise ConfigError(
             f"optimizer.name must be one of {', '.join(BASE_OPTIMIZERS)}, got {name!r}."
@@ -70,7 +71,7 @@ def build_optimizer(
     rate = PiecewiseLinear(learning_rate, schedule) if schedule else learning_rate
     options = {**(hyperparameters or {}), "learning_rate": rate, "clipnorm": clipnorm}
     try:
-        optimizer = BASE_OPTIMIZERS[name](**options)
+        optimizer = getattr(keras.optimizers, BASE_OPTIMIZERS[name])(**options)
     except (TypeError, ValueError) as error:
         raise ConfigError(
             f"optimizer.hyperparameters {dict(hyperparameters or {})} are not valid for "

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from keraslab.optimizers.weight_decay import NO_DECAY
+from keraslab.optimizers.patterns import NO_DECAY
 from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any, warn_if_no_match
 
 

@@ -6,10 +6,8 @@ import keras
 from keras import ops
 
 from keraslab.config_checks import number
+from keraslab.optimizers.patterns import NO_DECAY
 from keraslab.optimizers.wrapper import OptimizerWrapper, matches_any, require, warn_if_no_match
-
-# Variable paths that are not decayed by default: LayerNorm parameters and biases.
-NO_DECAY = ("LayerNorm", "layer_norm", "bias$")
 
 
 @keras.saving.register_keras_serializable(package="keraslab")

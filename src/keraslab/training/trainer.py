@@ -1,22 +1,16 @@
-"""The Trainer: ``fit`` a task's model with validation each epoch, best and last checkpoints."""
+"""The Trainer: ``fit`` a task's model with validation each epoch, best and last checkpoints.
 
-import math
-import os
-import shutil
-from dataclasses import replace
+Importing this module loads no Keras (its config checks run before TensorFlow starts); Keras is
+imported when a model is fitted or restored.
+"""
+
 from pathlib import Path
 from typing import ClassVar
-
-import keras
 
 from keraslab.config_checks import Check, integer, one_of, optional, string
 from keraslab.errors import InputError
 from keraslab.loaders import SplitBatches
-from keraslab.loaders.keras_input import keras_input
-from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
-from keraslab.resume import BEST_CHECKPOINT, LAST_CHECKPOINT, TrainingState, write_atomically
-from keraslab.training.ema_validation import EmaValidation
-from keraslab.training.finite_guard import FiniteGuard
+from keraslab.resume import BEST_CHECKPOINT, TrainingState
 
 
 class Trainer:
@@ -67,8 +61,10 @@ class Trainer:
         self.verbose = verbose
         self.ema_validation = ema_validation
 
-    def validates_ema(self, model: keras.Model) -> bool:
+    def validates_ema(self, model) -> bool:
         """Whether each epoch also validates ``model``'s moving-average weights."""
+        from keraslab.optimizers import ExponentialMovingAverage, find_wrapper
+
         return (
             self.ema_validation
             and find_wrapper(model.optimizer, ExponentialMovingAverage) is not None
@@ -77,7 +73,7 @@ class Trainer:
     def fit(
         self,
         task,
-        model: keras.Model,
+        model,
         data,
         loader,
         run_dir: Path,
@@ -90,6 +86,12 @@ class Trainer:
         """Train ``model`` on ``data``'s train split to ``epochs``; returns the final state.
 
         ``monitor`` is ``(metric, mode)``; ``resume_state`` goes on from an earlier run."""
+        from keraslab.loaders.keras_input import keras_input
+        from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
+        from keraslab.training.callbacks import AtomicModelCheckpoint, LastCheckpoint
+        from keraslab.training.ema_validation import EmaValidation
+        from keraslab.training.finite_guard import FiniteGuard
+
         checkpoints = Path(run_dir) / "checkpoints"
         checkpoints.mkdir(parents=True, exist_ok=True)
         name, mode = monitor
@@ -141,9 +143,12 @@ class Trainer:
         return last.state
 
     @staticmethod
-    def restore(checkpoint: Path) -> keras.Model:
+    def restore(checkpoint: Path):
         """The compiled model of a checkpoint, with its optimizer state."""
-        import keraslab.models  # noqa: F401  (registers the custom layers)
+        import keras
+
+        import keraslab.models
+        import keraslab.optimizers.factory  # noqa: F401  (registers every optimizer wrapper)
 
         try:
             return keras.saving.load_model(checkpoint)
@@ -156,66 +161,3 @@ class Trainer:
 
 def _steps(cap: int | None, batches: SplitBatches) -> int:
     return min(cap or len(batches), len(batches))
-
-
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """``ModelCheckpoint`` that writes ``x.partial.keras`` and renames it to ``x.keras``, so a
-    crash or Ctrl-C in the middle of a save leaves the previous checkpoint whole."""
-
-    def _save_model(self, epoch, batch, logs):
-        final = Path(self._get_file_path(epoch, batch, logs))
-        partial = final.with_name(f"{final.stem}.partial{final.suffix}")
-        partial.unlink(missing_ok=True)
-        self.filepath = str(partial)
-        try:
-            super()._save_model(epoch, batch, logs)
-        finally:
-            self.filepath = str(final)
-        if partial.exists():
-            os.replace(partial, final)
-
-
-class LastCheckpoint(keras.callbacks.Callback):
-    """After each epoch N: the model to ``epoch-N.keras``, then ``state.json`` naming it (epochs
-    done, the best monitored value, the epoch's logs added to the history, the run id), then
-    ``last.keras`` as a second name for it, and only then the previous epoch's file is deleted.
-    Each step replaces its file atomically, so a crash between any two leaves ``state.json``
-    naming a whole checkpoint of its epoch. ``state`` is the newest state, starting from ``state``."""
-
-    def __init__(
-        self, checkpoints: Path, best: keras.callbacks.ModelCheckpoint, state: TrainingState
-    ):
-        super().__init__()
-        self.checkpoints = checkpoints
-        self.best = best
-        self.state = state
-
-    def on_epoch_end(self, epoch, logs=None):
-        name = f"epoch-{epoch + 1}.keras"
-        checkpoint = self.checkpoints / name
-        write_atomically(checkpoint, self.model.save)
-        best = float(self.best.best)
-        history = {key: list(values) for key, values in self.state.history.items()}
-        for key, value in (logs or {}).items():
-            history.setdefault(key, []).append(float(value))
-        state = replace(
-            self.state,
-            epochs_done=epoch + 1,
-            best=best if math.isfinite(best) else None,
-            checkpoint=name,
-            history=history,
-        )
-        state.save(self.checkpoints)
-        self.state = state
-        write_atomically(self.checkpoints / LAST_CHECKPOINT, lambda path: _link(checkpoint, path))
-        for stale in self.checkpoints.glob("epoch-*.keras"):
-            if stale != checkpoint:
-                stale.unlink()
-
-
-def _link(source: Path, name: Path) -> None:
-    """Make ``name`` a hard link to ``source``, or a copy where links are not supported."""
-    try:
-        os.link(source, name)
-    except OSError:
-        shutil.copyfile(source, name)

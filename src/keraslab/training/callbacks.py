@@ -1,0 +1,75 @@
+"""The trainer's checkpoint callbacks: ``best.keras`` written whole, and the per-epoch commit of
+``epoch-N.keras``, ``state.json`` and ``last.keras`` (see :mod:`keraslab.resume`)."""
+
+import math
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+
+from keraslab.resume import LAST_CHECKPOINT, TrainingState, write_atomically
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` that writes ``x.partial.keras`` and renames it to ``x.keras``, so a
+    crash or Ctrl-C in the middle of a save leaves the previous checkpoint whole."""
+
+    def _save_model(self, epoch, batch, logs):
+        final = Path(self._get_file_path(epoch, batch, logs))
+        partial = final.with_name(f"{final.stem}.partial{final.suffix}")
+        partial.unlink(missing_ok=True)
+        self.filepath = str(partial)
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = str(final)
+        if partial.exists():
+            os.replace(partial, final)
+
+
+class LastCheckpoint(keras.callbacks.Callback):
+    """After each epoch N: the model to ``epoch-N.keras``, then ``state.json`` naming it (epochs
+    done, the best monitored value, the epoch's logs added to the history, the run id), then
+    ``last.keras`` as a second name for it, and only then the previous epoch's file is deleted.
+    Each step replaces its file atomically, so a crash between any two leaves ``state.json``
+    naming a whole checkpoint of its epoch. ``state`` is the newest state, starting from ``state``."""
+
+    def __init__(
+        self, checkpoints: Path, best: keras.callbacks.ModelCheckpoint, state: TrainingState
+    ):
+        super().__init__()
+        self.checkpoints = checkpoints
+        self.best = best
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f"epoch-{epoch + 1}.keras"
+        checkpoint = self.checkpoints / name
+        write_atomically(checkpoint, self.model.save)
+        best = float(self.best.best)
+        history = {key: list(values) for key, values in self.state.history.items()}
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        state = replace(
+            self.state,
+            epochs_done=epoch + 1,
+            best=best if math.isfinite(best) else None,
+            checkpoint=name,
+            history=history,
+        )
+        state.save(self.checkpoints)
+        self.state = state
+        write_atomically(self.checkpoints / LAST_CHECKPOINT, lambda path: _link(checkpoint, path))
+        for stale in self.checkpoints.glob("epoch-*.keras"):
+            if stale != checkpoint:
+                stale.unlink()
+
+
+def _link(source: Path, name: Path) -> None:
+    """Make ``name`` a hard link to ``source``, or a copy where links are not supported."""
+    try:
+        os.link(source, name)
+    except OSError:
+        shutil.copyfile(source, name)
