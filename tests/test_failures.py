@@ -53,3 +53,31 @@ def test_an_epoch_that_breaks_the_weights_is_stopped_before_its_checkpoints():
         guard.on_epoch_end(3, {"loss": 0.5})
     with pytest.raises(TrainingError, match=r"epoch 4 ended with non-finite val_loss"):
         guard.on_epoch_end(3, {"loss": 0.5, "val_loss": float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        (
+            "http://127.0.0.1:9",  # the discard port: nothing listens
+            "error: no MLflow tracking server answers at http://127.0.0.1:9",
+        ),
+        (
+            "sqlite:///{file}/mlflow.db",  # a folder that is a file
+            "error: the MLflow store sqlite:///{file}/mlflow.db cannot be used",
+        ),
+    ],
+)
+def test_an_unusable_tracking_store_stops_at_once_with_one_clear_error(store, message, tmp_path):
+    import time
+
+    file = tmp_path / "a-file"
+    file.write_text("")
+    start = time.monotonic()
+    result = run_script(
+        ["trainer=debug", f"hydra.run.dir={tmp_path}/run"], store.format(file=file), timeout=120
+    )
+    assert result.returncode == 2
+    assert message.format(file=file) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - start < 30

@@ -51,6 +51,31 @@ class MlflowTracker:
             self._client = Uninterrupted(MlflowClient(self.tracking_uri))
         return self._client
 
+    def check_store(self, timeout: float = 10.0) -> None:
+        """Raise one :class:`~keraslab.errors.InputError` within ``timeout`` seconds when the
+        store cannot be used: a server that does not answer (MLflow's client would retry for
+        minutes), or a local store it cannot open or write."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            import urllib.request
+
+            health = f"{self.tracking_uri.rstrip('/')}/health"
+            try:
+                with urllib.request.urlopen(health, timeout=timeout):
+                    return
+            except OSError as error:
+                raise InputError(
+                    f"no MLflow tracking server answers at {self.tracking_uri} ({error}); start "
+                    "one (`make server`), or track in the local store with logger=mlflow."
+                ) from error
+        try:
+            self._experiment_id()
+        except Exception as error:  # SQLAlchemy / MLflow errors of an unusable store
+            raise InputError(
+                f"the MLflow store {self.tracking_uri} cannot be used ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}); expected a writable "
+                "store such as sqlite:///<folder>/mlflow.db, or a tracking server's URL."
+            ) from error
+
     def describe(self) -> str:
         """Where the current run is, and how to open it in the MLflow UI."""
         where = (
@@ -86,6 +111,7 @@ class MlflowTracker:
         ``error`` tag it had, so a failed attempt to resume changes nothing.
         """
         job = job or current_job()
+        self.check_store()
         self.close_abandoned_runs()
         self.experiment_id = self._experiment_id()
         before = None
