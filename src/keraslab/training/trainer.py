@@ -147,8 +147,10 @@ class Trainer:
         """The compiled model of a checkpoint, with its optimizer state."""
         import keras
 
-        import keraslab.models
-        import keraslab.optimizers.factory  # noqa: F401  (registers every optimizer wrapper)
+        import keraslab.models  # noqa: F401  (registers the custom layers)
+        from keraslab.optimizers import register_all
+
+        register_all()
 
         try:
             return keras.saving.load_model(checkpoint)
