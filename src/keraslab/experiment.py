@@ -75,7 +75,7 @@ def _train_and_evaluate(
     seed_everything(cfg.seed)
     trainer = instantiate_section(cfg, "trainer")
     if resume:
-        model = trainer.restore(resume.last_checkpoint)
+        model = trainer.resume(resume)
     else:
         model = task.build_model(data)
         task.compile(model, instantiate_section(cfg, "optimizer"), trainer.jit_compile)

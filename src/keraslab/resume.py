@@ -32,8 +32,9 @@ class TrainingState:
     """What a run has done so far: ``epochs_done``; ``best``, the best value of ``monitor``
     (better is ``mode``: ``min`` or ``max``); its MLflow run; ``checkpoint``, the file in
     ``checkpoints/`` that holds the model after ``epochs_done``; and ``history``, every
-    epoch's logs (metric -> one value an epoch). A state written before ``monitor`` was
-    recorded was monitoring ``val_accuracy``."""
+    epoch's logs (metric -> one value an epoch); and ``random_states``, the model's seed
+    generators at that checkpoint (:mod:`keraslab.training.random_state`). A state written
+    before ``monitor`` was recorded was monitoring ``val_accuracy``."""
 
     epochs_done: int
     best: float | None
@@ -42,6 +43,7 @@ class TrainingState:
     monitor: str = "val_accuracy"
     mode: str = "max"
     history: dict[str, list[float]] = field(default_factory=dict)
+    random_states: list[list[int]] = field(default_factory=list)
 
     def save(self, checkpoints: Path) -> None:
         """Write atomically, so a crash mid-write leaves the previous state readable."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 
 from keraslab.resume import LAST_CHECKPOINT, TrainingState, write_atomically
+from keraslab.training.random_state import random_states
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -31,7 +32,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 class LastCheckpoint(keras.callbacks.Callback):
     """After each epoch N: the model to ``epoch-N.keras``, then ``state.json`` naming it (epochs
-    done, the best monitored value, the epoch's logs added to the history, the run id), then
+    done, the best monitored value, the epoch's logs added to the history, the model's seed
+    generators, the run id), then
     ``last.keras`` as a second name for it, and only then the previous epoch's file is deleted.
     Each step replaces its file atomically, so a crash between any two leaves ``state.json``
     naming a whole checkpoint of its epoch. ``state`` is the newest state, starting from ``state``."""
@@ -58,6 +60,7 @@ class LastCheckpoint(keras.callbacks.Callback):
             best=best if math.isfinite(best) else None,
             checkpoint=name,
             history=history,
+            random_states=random_states(self.model),
         )
         state.save(self.checkpoints)
         self.state = state

@@ -143,6 +143,17 @@ class Trainer:
         return last.state
 
     @staticmethod
+    def resume(resume):
+        """The model of a :class:`~keraslab.resume.Resume`: its checkpoint, with the random
+        state the trainer recorded beside it, so training goes on as if never stopped."""
+        from keraslab.training.random_state import set_random_states
+
+        model = Trainer.restore(resume.last_checkpoint)
+        if resume.state.random_states:
+            set_random_states(model, resume.state.random_states)
+        return model
+
+    @staticmethod
     def restore(checkpoint: Path):
         """The compiled model of a checkpoint, with its optimizer state."""
         import keras
