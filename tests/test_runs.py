@@ -197,6 +197,11 @@ def test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run(
         (6 * epochs, epochs),
     ]
     assert json.loads((run_dir / "checkpoints" / "state.json").read_text())["epochs_done"] == epochs
+    # Steps the killed process reached after its last checkpoint are logged once, by the resume.
+    loss_steps = [
+        m.step for m in MlflowClient(tracking_uri).get_metric_history(resumed.info.run_id, "loss")
+    ]
+    assert len(loss_steps) == len(set(loss_steps)) == 3 * epochs
 
 
 def test_resume_refuses_a_changed_model(corpus, tmp_path, debug_run):

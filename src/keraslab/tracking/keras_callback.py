@@ -24,7 +24,9 @@ class TrackerCallback(keras.callbacks.Callback):
     (``train_loss``, ``valid_accuracy``, ``valid_ema_loss``, ...), and ``epoch``.
 
     The step of every metric is the number of optimizer updates so far, so runs with gradient
-    accumulation line up with runs without it.
+    accumulation line up with runs without it. The step metrics are held until the end of their
+    epoch and sent after its checkpoint (this callback runs after the checkpoints): a run that
+    stops mid-epoch and is resumed from the last checkpoint logs those steps once, not twice.
     """
 
     def __init__(self, tracker, every_n_steps: int):
@@ -32,6 +34,7 @@ class TrackerCallback(keras.callbacks.Callback):
         self.tracker = tracker
         self.every_n_steps = every_n_steps
         self._last_logged = 0
+        self._held: list[tuple[dict, int]] = []
 
     def on_train_begin(self, logs=None):
         self._last_logged = update_count(self.model.optimizer)  # non-zero when a run resumes
@@ -42,9 +45,12 @@ class TrackerCallback(keras.callbacks.Callback):
             return
         self._last_logged = step
         learning_rate = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self.tracker.log_metrics({"loss": logs["loss"], "learning_rate": learning_rate}, step)
+        self._held.append(({"loss": float(logs["loss"]), "learning_rate": learning_rate}, step))
 
     def on_epoch_end(self, epoch, logs=None):
+        for metrics, step in self._held:
+            self.tracker.log_metrics(metrics, step)
+        self._held.clear()
         metrics = {tracked_name(name): value for name, value in (logs or {}).items()}
         self.tracker.log_metrics(
             {**metrics, "epoch": epoch + 1}, update_count(self.model.optimizer)
