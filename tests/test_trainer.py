@@ -101,3 +101,34 @@ def test_a_bad_state_file_is_refused_with_what_was_expected(tmp_path, state, mes
     (tmp_path / "state.json").write_text(state)
     with pytest.raises(InputError, match=message):
         read_state(tmp_path / "state.json")
+
+
+def test_a_full_disk_leaves_no_partial_file_and_the_last_pair_whole(tmp_path, monkeypatch):
+    import errno
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    best = AtomicModelCheckpoint(tmp_path / "best.keras", monitor="loss")
+    last = LastCheckpoint(tmp_path, SimpleNamespace(best=0.75), TrainingState(0, None, "run-id"))
+    for callback in (best, last):
+        callback.set_model(model)
+    best.on_epoch_end(0, {"loss": 1.0})
+    last.on_epoch_end(0, {"loss": 1.0})
+    before = files_in(tmp_path)
+
+    def disk_full(filepath, overwrite=True):
+        Path(filepath).write_bytes(b"the first half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model, "save", disk_full)
+        for callback in (best, last):
+            with pytest.raises(OSError, match="No space left"):
+                callback.on_epoch_end(1, {"loss": 0.5})
+    assert (
+        files_in(tmp_path) == before == ["best.keras", "epoch-1.keras", "last.keras", "state.json"]
+    )
+    assert read_state(tmp_path / "state.json").epochs_done == 1
+
+    last.on_epoch_end(1, {"loss": 0.5})  # space again: the run goes on where it stopped
+    assert read_state(tmp_path / "state.json").checkpoint == "epoch-2.keras"

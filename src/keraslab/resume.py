@@ -64,10 +64,14 @@ class Resume:
 
 def write_atomically(final: Path, write: Callable[[Path], object]) -> None:
     """``write(partial)``, then rename ``partial`` to ``final``: a crash midway leaves ``final``
-    as it was."""
+    as it was, and a write that fails (a full disk) removes its partial file."""
     partial = final.with_name(f"{final.stem}.partial{final.suffix}")
     partial.unlink(missing_ok=True)
-    write(partial)
+    try:
+        write(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, final)
 
 

@@ -15,7 +15,8 @@ from keraslab.training.random_state import random_states
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """``ModelCheckpoint`` that writes ``x.partial.keras`` and renames it to ``x.keras``, so a
-    crash or Ctrl-C in the middle of a save leaves the previous checkpoint whole."""
+    crash or Ctrl-C in the middle of a save leaves the previous checkpoint whole, and a save
+    that fails (a full disk) leaves no partial file."""
 
     def _save_model(self, epoch, batch, logs):
         final = Path(self._get_file_path(epoch, batch, logs))
@@ -24,6 +25,9 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         self.filepath = str(partial)
         try:
             super()._save_model(epoch, batch, logs)
+        except OSError:  # a full disk: no partial file is left behind
+            partial.unlink(missing_ok=True)
+            raise
         finally:
             self.filepath = str(final)
         if partial.exists():
