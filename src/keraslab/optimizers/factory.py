@@ -53,16 +53,14 @@ def build_optimizer(
     (``{step: multiplier}``) makes the learning rate piecewise-linear in real updates."""
     import keras
 
-    from keraslab.optimizers import (
-        ExponentialMovingAverage,
-        GradientAccumulation,
-        LayerAdaptation,
-        LazyUpdates,
-        Lookahead,
-        PiecewiseLinear,
-        SumDuplicateRows,
-        WeightDecay,
-    )
+    from keraslab.optimizers.accumulation import GradientAccumulation
+    from keraslab.optimizers.ema import ExponentialMovingAverage
+    from keraslab.optimizers.layer_adaptation import LayerAdaptation
+    from keraslab.optimizers.lazy import LazyUpdates
+    from keraslab.optimizers.lookahead import Lookahead
+    from keraslab.optimizers.schedule import PiecewiseLinear
+    from keraslab.optimizers.summed_rows import SumDuplicateRows
+    from keraslab.optimizers.weight_decay import WeightDecay
 
     if name not in BASE_OPTIMIZERS:
         raise ConfigError(
