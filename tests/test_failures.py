@@ -2,11 +2,18 @@
 its step, and no checkpoint ever holds a non-finite weight."""
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import keras
 import numpy as np
 import pytest
-from conftest import DEBUG, run_script, runs_of
+from conftest import DEBUG, ROOT, run_script, runs_of
 
 from keraslab.errors import TrainingError
 from keraslab.training import Trainer
@@ -69,8 +76,6 @@ def test_an_epoch_that_breaks_the_weights_is_stopped_before_its_checkpoints():
     ],
 )
 def test_an_unusable_tracking_store_stops_at_once_with_one_clear_error(store, message, tmp_path):
-    import time
-
     file = tmp_path / "a-file"
     file.write_text("")
     start = time.monotonic()
@@ -111,3 +116,94 @@ def test_a_resumed_run_is_the_uninterrupted_run_bit_for_bit(corpus, tmp_path, ba
     ]
     assert states[0]["history"] == states[1]["history"]
     assert states[0]["random_states"] == states[1]["random_states"]
+
+
+def start_server(port: int, folder) -> subprocess.Popen:
+    """``mlflow server`` on 127.0.0.1:``port`` over a store in ``folder``, once it answers."""
+    server = subprocess.Popen(
+        [
+            f"{sys.prefix}/bin/mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{folder}/mlflow.db",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return server
+        except OSError:
+            time.sleep(0.5)
+    stop_server(server)
+    raise AssertionError("mlflow server did not start")
+
+
+def stop_server(server) -> None:
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+
+
+def epochs_done(run_dir) -> int:
+    path = run_dir / "checkpoints" / "state.json"
+    try:
+        return json.loads(path.read_text())["epochs_done"]
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_tracking_server_that_goes_away_mid_run_loses_nothing(corpus, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    run_dir = tmp_path / "run"
+    server = start_server(port, tmp_path)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "run.py"),
+            *DEBUG,
+            "trainer.epochs=20",
+            f"data.data_dir={corpus}",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while epochs_done(run_dir) < 2 and run.poll() is None:
+            time.sleep(0.2)
+        stop_server(server)
+        away_from = epochs_done(run_dir)
+        while epochs_done(run_dir) < away_from + 3 and run.poll() is None:
+            time.sleep(0.2)
+        assert run.poll() is None, "training went on while the server was away"
+        server = start_server(port, tmp_path)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        run.kill()
+        stop_server(server)
+    assert run.returncode == 0, stderr[-3000:]
+    assert f"the tracking store {uri} does not answer" in stderr
+    assert f"the tracking store {uri} is back; held metrics sent" in stderr
+    client, (finished,) = runs_of(f"sqlite:///{tmp_path}/mlflow.db")
+    assert finished.info.status == "FINISHED"
+    epochs = [(m.step, m.value) for m in client.get_metric_history(finished.info.run_id, "epoch")]
+    assert sorted(epochs) == [(6 * n, n) for n in range(1, 21)]
+    loss_steps = [m.step for m in client.get_metric_history(finished.info.run_id, "loss")]
+    assert sorted(loss_steps) == list(range(2, 121, 2))

@@ -20,3 +20,7 @@ class DataError(InputError):
 class TrainingError(RuntimeError):
     """Training cannot go on (a loss or weights that are no longer finite); the message says
     where it stopped and what is left to resume from."""
+
+
+class TrackingError(RuntimeError):
+    """The tracking store could not take what a finished run had to record."""

@@ -17,9 +17,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from keraslab.errors import InputError
+from keraslab.errors import InputError, TrackingError
 from keraslab.tracking.hydra_job import HydraJob, current_job
 from keraslab.tracking.interrupts import Uninterrupted
+from keraslab.tracking.outbox import Outbox
 from keraslab.tracking.params import chunks, flatten, split_long_values
 
 REMOTE_SCHEMES = ("http://", "https://", "databricks")
@@ -41,6 +42,7 @@ class MlflowTracker:
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self._client = None
+        self.outbox = Outbox(self._send_metrics, tracking_uri)
 
     @property
     def client(self):
@@ -57,6 +59,11 @@ class MlflowTracker:
         minutes), or a local store it cannot open or write."""
         if self.tracking_uri.startswith(("http://", "https://")):
             import urllib.request
+
+            # One quick retry per call instead of MLflow's minutes of them: a server that goes
+            # away mid-run is handled by the outbox, which tries again later.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
             health = f"{self.tracking_uri.rstrip('/')}/health"
             try:
@@ -133,10 +140,23 @@ class MlflowTracker:
             if before is not None and isinstance(error, InputError):
                 self._restore(before)
             else:
+                self.outbox.flush()  # one attempt: what the run logged before it failed
                 self.client.set_tag(self.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
                 self.client.set_terminated(self.run_id, "FAILED")
             raise
+        self._flush_held()
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def _flush_held(self, patience: float = 120.0) -> None:
+        """Send everything held before the run is closed, waiting up to ``patience`` seconds
+        for a store that is away; then say how much could not be sent."""
+        left = self.outbox.flush(patience)
+        if left:
+            raise TrackingError(
+                f"{left} metric batches or uploads of MLflow run {self.run_id} could not be sent to "
+                f"{self.tracking_uri} within {patience:.0f} s; the store is away. The run's "
+                "checkpoints are whole: its metrics are in checkpoints/state.json."
+            )
 
     def _reopen(self, run_id: str) -> tuple[str, dict[str, str | None]]:
         """Make ``run_id`` this process's RUNNING run; returns its status and the tags this
@@ -211,24 +231,29 @@ class MlflowTracker:
             self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in chunk.items()])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Queue ``metrics`` at ``step`` and send what is queued (see :class:`Outbox`)."""
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(
-            self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()]
-        )
+        self.outbox.add_metrics([Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def _send_metrics(self, batch) -> None:
+        self.client.log_batch(self.run_id, metrics=list(batch))
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         if Path(path).is_file():
-            self.client.log_artifact(self.run_id, str(path), artifact_path)
+            run_id = self.run_id
+            self.outbox.add_call(lambda: self.client.log_artifact(run_id, str(path), artifact_path))
 
     def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+        run_id = self.run_id
+        self.outbox.add_call(lambda: self.client.log_artifacts(run_id, str(folder), artifact_path))
 
     def log_text(self, text: str, name: str) -> None:
-        self.client.log_text(self.run_id, text, name)
+        run_id = self.run_id
+        self.outbox.add_call(lambda: self.client.log_text(run_id, text, name))
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
