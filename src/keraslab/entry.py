@@ -34,6 +34,7 @@ def run_job(work: Callable[..., Result], cfg) -> Result:
     except (InputError, TrainingError) as error:
         if current_job().is_multirun:
             raise
-        during_training = isinstance(error, TrainingError)  # after a progress bar's open line
-        print(f"{chr(10) if during_training else ''}error: {error}", file=sys.stderr)
+        during_training = isinstance(error, TrainingError)
+        line_break = "\n" if during_training else ""  # a progress bar may have left its line open
+        print(f"{line_break}error: {error}", file=sys.stderr)
         sys.exit(1 if during_training else 2)

@@ -4,6 +4,7 @@ The end of a run and ``scripts/evaluate.py`` score through the same functions, f
 checkpoint (``best.keras``), so the two give the same numbers for the same file.
 """
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from keraslab.errors import ConfigError, InputError
@@ -49,28 +50,30 @@ def chosen_weights(weights: str, model) -> str:
 
 def evaluate_split(task, model, data, split: str, loader, weights: str = "raw") -> dict[str, float]:
     """The task's metrics on the whole of ``split``, with the ``raw`` or ``ema`` weights."""
-    from keraslab.loaders.keras_input import keras_input
-
-    batches = data.batches(split, seed=0)
-    with keras_input(batches, loader) as inputs:
-        if weights == "ema":
-            with moving_average(model).averaged_weights():
-                return task.evaluate(model, data, split, inputs, len(batches))
-        return task.evaluate(model, data, split, inputs, len(batches))
+    return _scores(task, model, data, split, loader, (weights,))[weights]
 
 
 def split_results(task, model, data, split: str, loader) -> dict[str, float]:
     """``<split>_<metric>`` on the trained weights, and ``<split>_ema_<metric>`` on the moving
-    average where the optimizer keeps one."""
-    results = {
-        f"{split}_{name}": value
-        for name, value in evaluate_split(task, model, data, split, loader).items()
+    average where the optimizer keeps one (one pass of the loader serves both)."""
+    weights = ("raw", "ema") if moving_average(model) is not None else ("raw",)
+    scores = _scores(task, model, data, split, loader, weights)
+    prefixes = {"raw": split, "ema": f"{split}_{SPLIT_EMA}"}
+    return {
+        f"{prefixes[kind]}_{name}": value
+        for kind, metrics in scores.items()
+        for name, value in metrics.items()
     }
-    if moving_average(model) is not None:
-        results.update(
-            {
-                f"{split}_{SPLIT_EMA}_{name}": value
-                for name, value in evaluate_split(task, model, data, split, loader, "ema").items()
-            }
-        )
-    return results
+
+
+def _scores(task, model, data, split: str, loader, weights) -> dict[str, dict[str, float]]:
+    """weights kind -> the task's metrics on ``split``, its batches read through one loader."""
+    from keraslab.loaders.keras_input import keras_input
+
+    batches = data.batches(split, seed=0)
+    scores = {}
+    with keras_input(batches, loader) as inputs:
+        for kind in weights:
+            with moving_average(model).averaged_weights() if kind == "ema" else nullcontext():
+                scores[kind] = task.evaluate(model, data, split, inputs, len(batches))
+    return scores

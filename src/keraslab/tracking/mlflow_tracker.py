@@ -94,6 +94,12 @@ class MlflowTracker:
         return f"{where}: `make ui`, then http://127.0.0.1:5000/{page}"
 
     def _experiment_id(self) -> str:
+        """The experiment's id, looked up (or the experiment created) once per tracker."""
+        if self.experiment_id is None:
+            self.experiment_id = self._find_or_create_experiment()
+        return self.experiment_id
+
+    def _find_or_create_experiment(self) -> str:
         experiment = self.client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
             return experiment.experiment_id
@@ -120,7 +126,6 @@ class MlflowTracker:
         job = job or current_job()
         self.check_store()
         self.close_abandoned_runs()
-        self.experiment_id = self._experiment_id()
         before = None
         if resume_run_id:
             before = self._reopen(resume_run_id)
@@ -180,10 +185,11 @@ class MlflowTracker:
     def _restore(self, before: tuple[str, dict[str, str | None]]) -> None:
         """Give the run back the status and tags :meth:`_reopen` found."""
         status, tags = before
+        current = self.client.get_run(self.run_id).data.tags
         for key, value in tags.items():
             if value is not None:
                 self.client.set_tag(self.run_id, key, value)
-            elif key in self.client.get_run(self.run_id).data.tags:
+            elif key in current:
                 self.client.delete_tag(self.run_id, key)
         self.client.update_run(self.run_id, status=status)
 
