@@ -4,6 +4,14 @@ from keraslab.data.encoded import EncodedSplit
 from keraslab.data.masked_text import MaskedTextData
 from keraslab.data.module import DataModule
 from keraslab.data.sentiment import SentimentData
+from keraslab.data.spo import SpoData
 from keraslab.data.text_module import TextDataModule
 
-__all__ = ["DataModule", "EncodedSplit", "MaskedTextData", "SentimentData", "TextDataModule"]
+__all__ = [
+    "DataModule",
+    "EncodedSplit",
+    "MaskedTextData",
+    "SentimentData",
+    "SpoData",
+    "TextDataModule",
+]

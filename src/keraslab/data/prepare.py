@@ -26,8 +26,8 @@ class Dataset:
 
     name: str
     files: dict[str, str]
-    url: str
-    archive_sha256: str
+    url: str | None = None  # None: only a mirror has it
+    archive_sha256: str = ""
     optional_files: dict[str, str] = field(default_factory=dict)
 
 
@@ -43,7 +43,17 @@ SENTIMENT = Dataset(
     url="https://github.com/bojone/bert4keras/raw/master/examples/datasets/sentiment.zip",
     archive_sha256="866256a80e4019e538d2681b5f4bf2f21be3c24139b4100ca266c2fca8be86c9",
 )
-MANIFEST = {SENTIMENT.name: SENTIMENT}
+# Synthetic, made for this project: the team's mirror is its only source.
+SPO = Dataset(
+    name="spo",
+    files={
+        "train.json": "4f70989a19910c9c663f03ae88a99be15dbe669682ce7fad0dff4a241f75960d",
+        "valid.json": "0112962f85b27be6cd57a489efc71c3c6564d77e73c61a10ae3bea0758ed2245",
+        "all_schemas.json": "1fc33441ff339370c4dda27ebd07b4407659559e2bc6fb6c05f7129c7b2da7e4",
+    },
+    optional_files={"test.json": ""},
+)
+MANIFEST = {dataset.name: dataset for dataset in (SENTIMENT, SPO)}
 
 
 def sha256_of(path: Path) -> str:
@@ -76,6 +86,8 @@ def copy_from_mirror(dataset: Dataset, mirror: Path, dest: Path) -> None:
 
 
 def download(dataset: Dataset, dest: Path, timeout: float = 60.0) -> None:
+    if dataset.url is None:
+        raise DataError("it has no public source; only the team's mirror holds it")
     with urllib.request.urlopen(dataset.url, timeout=timeout) as response:
         payload = response.read()
     actual = hashlib.sha256(payload).hexdigest()
@@ -105,7 +117,7 @@ def prepare(dataset: Dataset, mirror: Path, dest_root: Path) -> Path:
         except (OSError, DataError) as error:
             raise DataError(
                 f"cannot prepare data set {dataset.name!r}: the mirror {str(mirror)!r} is absent "
-                f"and the download from {dataset.url} failed ({error}). Put a copy of the files "
+                f"and the download from {dataset.url or 'nowhere'} failed ({error}). Put a copy of the files "
                 f"{', '.join(dataset.files)} in {str(dest)!r}, or pass --mirror DIR."
             ) from error
     if not is_prepared(dataset, dest):

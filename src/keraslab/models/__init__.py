@@ -3,12 +3,15 @@
 from keraslab.models.bert import BertBackbone, bert_options
 from keraslab.models.classifier import BertClassifier, build_classifier
 from keraslab.models.masked_lm import MaskedLanguageModel, build_masked_lm
+from keraslab.models.triples import TripleExtractor, build_triple_extractor
 
 __all__ = [
     "BertBackbone",
     "BertClassifier",
     "MaskedLanguageModel",
+    "TripleExtractor",
     "bert_options",
     "build_classifier",
     "build_masked_lm",
+    "build_triple_extractor",
 ]

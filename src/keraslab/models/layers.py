@@ -191,12 +191,14 @@ class TransformerBlock(layers.Layer):
         self.output_dense.build((*hidden_shape[:-1], self.config["intermediate_size"]))
         self.output_layer_norm.build(hidden_shape)
 
-    def call(self, hidden, padding_mask, training=None):
+    def call(self, hidden, padding_mask, training=None, normalize=True):
+        """The block's output; with ``normalize=False`` the residual sum ``h + dropout(FFN(h))``
+        that ``output_layer_norm`` would normalise (for a head that normalises it its own way)."""
         attended = self.attention(hidden, padding_mask, training=training)
         hidden = self.attention_layer_norm(hidden + self.dropout(attended, training=training))
         expanded = self.activation(self.intermediate(hidden))
-        output = self.dropout(self.output_dense(expanded), training=training)
-        return self.output_layer_norm(hidden + output)
+        residual = hidden + self.dropout(self.output_dense(expanded), training=training)
+        return self.output_layer_norm(residual) if normalize else residual
 
     def get_config(self):
         return {**super().get_config(), **self.config}

@@ -4,5 +4,6 @@ from keraslab.tasks.bert import BertTask
 from keraslab.tasks.classification import ClassificationTask
 from keraslab.tasks.masked_lm import MaskedLMTask
 from keraslab.tasks.task import Task
+from keraslab.tasks.triples import TripleExtractionTask
 
-__all__ = ["BertTask", "ClassificationTask", "MaskedLMTask", "Task"]
+__all__ = ["BertTask", "ClassificationTask", "MaskedLMTask", "Task", "TripleExtractionTask"]
