@@ -65,6 +65,7 @@ class SpoData(TextDataModule):
         return {**super().model_arguments, "num_predicates": len(self.predicates)}
 
     def setup(self, tokenizer=None) -> "SpoData":
+        self._paths()  # the data folder and its train and valid files come first
         schema = self.data_dir / self.schema_file
         if not schema.is_file():
             raise DataError(
@@ -116,7 +117,7 @@ class SpoData(TextDataModule):
         width = max(1, max(map(len, placed)))
         labels = np.full((count, width, 5), NO_TRIPLE, np.int32)
         for row, triples in enumerate(placed):
-            labels[row, : len(triples)] = triples
+            labels[row, : len(triples)] = np.reshape(triples, (-1, 5))
         targets = PointerTargets(len(self.predicates), sample=split == "train")
         return EncodedSplit(inputs, {"triples": labels}, transform=targets)
 

@@ -41,9 +41,11 @@ class ConditionalLayerNorm(layers.Layer):
         return normalized * scale + self.beta + self.beta_shift(condition)
 
     def copy_norm(self, layer_norm: layers.LayerNormalization) -> None:
-        """Start ``gamma`` and ``beta`` from ``layer_norm``'s (a pre-trained one)."""
-        self.gamma.assign(layer_norm.gamma)
-        self.beta.assign(layer_norm.beta)
+        """Start ``gamma`` and ``beta`` from ``layer_norm``'s (a pre-trained one). The values are
+        copied through the host: on JAX, assigning one variable to another shares its buffer,
+        which a training step would then donate twice."""
+        self.gamma.assign(ops.convert_to_numpy(layer_norm.gamma))
+        self.beta.assign(ops.convert_to_numpy(layer_norm.beta))
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}

@@ -52,6 +52,19 @@ def extract_triples(
 ) -> list[set[Triple]]:
     """Each sentence's decoded triples, with ``model`` a
     :class:`~keraslab.models.triples.TripleExtractor`."""
+    return _extract(model, sentences, predicates, thresholds, batch_size, _objects_at_once)
+
+
+def extract_triples_one_by_one(
+    model, sentences: Sentences, predicates: Sequence[str], thresholds: Thresholds = Thresholds()
+) -> list[set[Triple]]:
+    """As bert4keras decodes: one sentence per subject-model call and one subject per
+    object-model call. The same triples as :func:`extract_triples`; kept as the reference that
+    the batched decoder is tested and benchmarked against."""
+    return _extract(model, sentences, predicates, thresholds, 1, _objects_one_by_one)
+
+
+def _extract(model, sentences, predicates, thresholds, batch_size, object_marks):
     found = []
     for first in range(0, len(sentences), batch_size):
         rows = slice(first, first + batch_size)
@@ -66,11 +79,14 @@ def extract_triples(
             sentences.offsets[rows],
             predicates,
             thresholds,
+            object_marks,
         )
     return found
 
 
-def _decode_batch(model, inputs, texts, offsets, predicates, thresholds) -> list[set[Triple]]:
+def _decode_batch(
+    model, inputs, texts, offsets, predicates, thresholds, object_marks
+) -> list[set[Triple]]:
     halves = model.subject_model.predict_on_batch(inputs)
     residual, subject_marks = np.asarray(halves["residual"]), np.asarray(halves["subject"])
     lengths = inputs["padding_mask"].sum(axis=1)
@@ -89,8 +105,8 @@ def _decode_batch(model, inputs, texts, offsets, predicates, thresholds) -> list
     triples = [set() for _ in texts]
     if not spans:
         return triples
-    object_marks = _object_marks(model, residual, np.asarray(owners), np.asarray(spans))
-    for owner, (s_first, s_last), marks in zip(owners, spans, object_marks, strict=False):
+    marks_of = object_marks(model, residual, np.asarray(owners), np.asarray(spans, np.int32))
+    for owner, (s_first, s_last), marks in zip(owners, spans, marks_of, strict=True):
         text, token_offsets, stop = texts[owner], offsets[owner], int(lengths[owner]) - 1
         subject = span_text(text, token_offsets, s_first, s_last)
         started = np.flatnonzero((marks[1:stop, :, 0] > thresholds.object_start).any(axis=0))
@@ -113,13 +129,30 @@ def _decode_batch(model, inputs, texts, offsets, predicates, thresholds) -> list
     return triples
 
 
-def _object_marks(model, residual, owners: np.ndarray, spans: np.ndarray) -> np.ndarray:
+def _objects_at_once(model, residual, owners: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """Object marks (S, L, P, 2) of every subject, in one call of ``model.object_model``."""
     count = len(owners)
     padded = -(-count // ROW_MULTIPLE) * ROW_MULTIPLE
     owners = np.concatenate([owners, np.repeat(owners[-1:], padded - count)])
     spans = np.concatenate([spans, np.repeat(spans[-1:], padded - count, axis=0)])
     marks = model.object_model.predict_on_batch(
-        {"residual": residual[owners], "subject_ids": spans.astype(np.int32)}
+        {"residual": residual[owners], "subject_ids": spans}
     )
     return np.asarray(marks)[:count]
+
+
+def _objects_one_by_one(model, residual, owners: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Object marks of each subject from its own call of ``model.object_model``."""
+    return np.concatenate(
+        [
+            np.asarray(
+                model.object_model.predict_on_batch(
+                    {
+                        "residual": residual[owner : owner + 1],
+                        "subject_ids": spans[index : index + 1],
+                    }
+                )
+            )
+            for index, owner in enumerate(owners)
+        ]
+    )
