@@ -5,6 +5,7 @@ from keraslab.data.masked_text import MaskedTextData
 from keraslab.data.module import DataModule
 from keraslab.data.sentiment import SentimentData
 from keraslab.data.spo import SpoData
+from keraslab.data.spo_text import SpoTextData
 from keraslab.data.text_module import TextDataModule
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "MaskedTextData",
     "SentimentData",
     "SpoData",
+    "SpoTextData",
     "TextDataModule",
 ]

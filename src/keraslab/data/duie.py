@@ -44,9 +44,10 @@ def read_schema(path: Path) -> list[str]:
     return predicates
 
 
-def read_triples(path: Path, predicates: list[str]) -> list[TripleSentence]:
-    """Every sentence of a DuIE file; each predicate must be one of ``predicates``."""
-    known = set(predicates)
+def read_triples(path: Path, predicates: list[str] | None) -> list[TripleSentence]:
+    """Every sentence of a DuIE file; each predicate must be one of ``predicates`` (any, when
+    None: the text alone is wanted)."""
+    known = None if predicates is None else set(predicates)
     sentences = []
     for number, line in text_lines(path):
         if not line.strip():
@@ -63,7 +64,7 @@ def read_triples(path: Path, predicates: list[str]) -> list[TripleSentence]:
     return sentences
 
 
-def _triple(path: Path, number: int, item, known: set[str]) -> tuple[str, str, str]:
+def _triple(path: Path, number: int, item, known: set[str] | None) -> tuple[str, str, str]:
     if isinstance(item, dict) and isinstance(item.get("object"), dict):
         item = {**item, "object": item["object"].get("@value")}
     parts = [
@@ -76,7 +77,7 @@ def _triple(path: Path, number: int, item, known: set[str]) -> tuple[str, str, s
             f'{{"subject": str, "predicate": str, "object": str}} with non-empty strings, got '
             f"{_shorten(json.dumps(item, ensure_ascii=False))!r}."
         )
-    if parts[1] not in known:
+    if known is not None and parts[1] not in known:
         raise DataError(
             f"{path}:{number}: predicate {parts[1]!r} is not in the schema; expected one of "
             f"{', '.join(sorted(known))} (data.schema_file)."
