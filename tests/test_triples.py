@@ -14,9 +14,10 @@ from keraslab.errors import DataError
 from keraslab.loaders import InlineLoader, ProcessLoader, Schedule, ThreadLoader
 from keraslab.tokenizers import WordPieceTokenizer, char_vocab
 from keraslab.triples.decoding import Sentences, Thresholds, extract_triples
+from keraslab.triples.placement import place_triples
 from keraslab.triples.pointers import pair_starts_with_ends, pointer_spans, reachable
 from keraslab.triples.scores import Counts, count, count_by_predicate
-from keraslab.triples.spans import find_token_span, span_text
+from keraslab.triples.spans import span_text, token_spans
 from keraslab.triples.targets import PointerTargets
 
 
@@ -152,22 +153,46 @@ def test_spans_map_to_tokens_and_back_on_mixed_chinese_latin_and_digit_text():
     for tokenizer in (chars, words):
         _, _, offsets = tokenizer.encode_with_offsets(text)
         for span in ("iPhone 12", "2020年9月", "5999元", "售价"):
-            first, last = find_token_span(text, span, offsets)
+            ((first, last),) = token_spans(text, span, offsets)
             assert span_text(text, offsets, first, last) == span
-        assert find_token_span(text, "不在", offsets) is None
+        assert token_spans(text, "不在", offsets) == []
     _, _, offsets = words.encode_with_offsets(text)
     # "599" ends inside the word piece "##99": not on a token boundary, so it cannot be placed.
-    assert find_token_span(text, "599", offsets) is None
-    assert [offsets[i] for i in find_token_span(text, "iPhone", offsets)] == [(0, 6), (0, 6)]
+    assert token_spans(text, "599", offsets) == []
+    ((first, last),) = token_spans(text, "iPhone", offsets)
+    assert offsets[first] == offsets[last] == (0, 6)
 
 
-def test_the_first_occurrence_on_token_boundaries_is_the_one_placed():
+def test_every_occurrence_on_token_boundaries_is_found_in_text_order():
     text = "ab北京北京"
     _, _, offsets = WordPieceTokenizer(char_vocab([text]), lowercase=False).encode_with_offsets(
         text
     )
-    assert find_token_span(text, "北京", offsets) == (3, 4)
-    assert find_token_span(text, "b", offsets) == (2, 2)
+    assert token_spans(text, "北京", offsets) == [(3, 4), (5, 6)]
+    assert token_spans(text, "b", offsets) == [(2, 2)]
+
+
+def test_a_string_moves_to_another_occurrence_when_the_first_would_lose_triples():
+    """bert4keras places "明月" inside "《明月时光》", where it shares a start with that subject;
+    its other occurrence lets all five triples be decoded."""
+    text = "《明月时光》是雷娜一创作的小说，由昌平出版社出版。电影《明月》由尹轩天执导，段梅主演。"
+    gold = [
+        ("明月时光", "作者", "雷娜一"),
+        ("明月时光", "出版社", "昌平出版社"),
+        ("明月", "导演", "尹轩天"),
+        ("明月", "主演", "段梅"),
+    ]
+    ids = {"作者": 0, "出版社": 1, "导演": 2, "主演": 3}
+    _, _, offsets = WordPieceTokenizer(char_vocab([text]), lowercase=False).encode_with_offsets(
+        text
+    )
+    placed, lost = place_triples(text, gold, offsets, len(offsets) - 1, ids)
+    assert sum(lost.values()) == 0 and len(placed) == 4
+    second = text.index("明月》") + 1  # token position of that occurrence ([CLS] is 0)
+    assert {t[:2] for t in placed if t[2] >= 2} == {(second, second + 1)}
+    # Cut before the second occurrence, the 明月 triples are counted as cut off, not overlapping.
+    placed, lost = place_triples(text, gold, offsets, second, ids)
+    assert lost == {"cut_by_maxlen": 2, "overlapping": 0} and len(placed) == 2
 
 
 def test_targets_mark_every_subject_and_the_chosen_subjects_objects():
@@ -301,7 +326,7 @@ def test_unreachable_triples_are_counted_by_reason_and_the_rest_placed(tmp_path,
         [
             # 北京 and 北京大学 both subjects from token 1: the longer cannot be decoded.
             {
-                "text": "北京大学在北京，北京出生于上海。",
+                "text": "北京大学出生于上海。",
                 "spo_list": [
                     {"subject": "北京大学", "predicate": "出生地", "object": "上海"},
                     {"subject": "北京", "predicate": "出生地", "object": "上海"},

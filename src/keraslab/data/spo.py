@@ -13,14 +13,11 @@ from keraslab.data.duie import TripleSentence, read_schema, read_triples
 from keraslab.data.encoded import EncodedSplit
 from keraslab.data.text_module import TextDataModule
 from keraslab.errors import DataError
-from keraslab.triples.pointers import reachable
-from keraslab.triples.spans import find_token_span
+from keraslab.triples.placement import UNREACHABLE, place_triples
 from keraslab.triples.targets import NO_TRIPLE, PointerTargets
 
 FILES = {"train": "train.json", "valid": "valid.json", "test": "test.json"}
 PREDICATES_FILE = "predicates.json"
-# Why a gold triple cannot be reached, in the order they are checked.
-UNREACHABLE = ("not_found", "cut_by_maxlen", "overlapping")
 
 
 class SpoData(TextDataModule):
@@ -28,11 +25,12 @@ class SpoData(TextDataModule):
     :class:`~keraslab.tasks.TripleExtractionTask`, in the LIC2019 / DuIE format (see
     :mod:`keraslab.data.duie`); ``schema_file`` lists the predicates.
 
-    Each gold triple is placed on tokens through the tokenizer's offsets: its subject and object
-    are the first occurrences in the text that start and end on token boundaries. A triple cannot
-    be reached when a span is not found that way, when a span's tokens are cut off by ``maxlen``,
-    or when it overlaps another so that pointer decoding of perfect marks would not give it back
-    (two subjects that start on the same token, ...). Those counts are printed once per split and
+    Each gold triple is placed on tokens through the tokenizer's offsets
+    (:func:`~keraslab.triples.placement.place_triples`: occurrences on token boundaries, the
+    first unless another lets more triples be decoded). A triple cannot be reached when a span is
+    not found that way, when a span's tokens are cut off by ``maxlen``, or when it overlaps
+    another so that pointer decoding of perfect marks would not give it back (two subjects that
+    start on the same token, ...). Those counts are printed once per split and
     kept in ``unreachable[split]``; every triple that has token positions is trained on, and every
     gold triple is scored.
     """
@@ -101,14 +99,17 @@ class SpoData(TextDataModule):
             for name in ("token_ids", "segment_ids", "padding_mask")
         }
         placed, reasons, offsets = [], Counter(), []
+        predicate_ids = {name: index for index, name in enumerate(self.predicates)}
         for row, sentence in enumerate(examples):
             token_ids, _, token_offsets = self.tokenizer.encode_with_offsets(sentence.text)
             kept = self._truncate(token_ids)
             inputs["token_ids"][row, : len(kept)] = kept
             inputs["padding_mask"][row, : len(kept)] = 1
             offsets.append([*token_offsets[: len(kept) - 1], (0, 0)])
-            triples = self._place(sentence, token_offsets, len(kept) - 1, reasons)
-            reasons["overlapping"] += len(triples - reachable(triples))
+            triples, lost = place_triples(
+                sentence.text, sentence.triples, token_offsets, len(kept) - 1, predicate_ids
+            )
+            reasons.update(lost)
             placed.append(sorted(triples))
         self.offsets[split] = offsets
         gold = sum(len(set(sentence.triples)) for sentence in examples)
@@ -134,18 +135,3 @@ class SpoData(TextDataModule):
         if len(token_ids) <= self.maxlen:
             return token_ids
         return [*token_ids[: self.maxlen - 1], self.tokenizer.sep_id]
-
-    def _place(self, sentence: TripleSentence, offsets, stop: int, reasons: Counter) -> set:
-        """The sentence's distinct triples on token positions before ``stop``; the others are
-        counted in ``reasons``."""
-        predicate_ids = {name: index for index, name in enumerate(self.predicates)}
-        placed = set()
-        for subject, predicate, obj in set(sentence.triples):
-            spans = [find_token_span(sentence.text, span, offsets) for span in (subject, obj)]
-            if None in spans:
-                reasons["not_found"] += 1
-            elif max(spans[0][1], spans[1][1]) >= stop:
-                reasons["cut_by_maxlen"] += 1
-            else:
-                placed.add((*spans[0], predicate_ids[predicate], *spans[1]))
-        return placed

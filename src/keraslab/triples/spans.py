@@ -10,23 +10,23 @@ from collections.abc import Sequence
 Offsets = Sequence[tuple[int, int]]
 
 
-def find_token_span(text: str, span: str, offsets: Offsets) -> tuple[int, int] | None:
-    """``(first, last)`` token positions of the first occurrence of ``span`` in ``text`` whose
-    ends fall on token boundaries, or None when no occurrence does (or ``span`` is empty).
+def token_spans(text: str, span: str, offsets: Offsets) -> list[tuple[int, int]]:
+    """``(first, last)`` token positions of every occurrence of ``span`` in ``text`` whose ends
+    fall on token boundaries, in text order; empty when there is none (or ``span`` is empty).
 
     ``offsets`` are the ``(start, end)`` characters of every token, [CLS] and [SEP] included as
     ``(0, 0)`` (:meth:`~keraslab.tokenizers.WordPieceTokenizer.encode_with_offsets`)."""
     if not span:
-        return None
+        return []
     starts = {start: position for position, (start, end) in enumerate(offsets) if end > start}
     ends = {end: position for position, (start, end) in enumerate(offsets) if end > start}
-    at = text.find(span)
+    found, at = [], text.find(span)
     while at >= 0:
         first, last = starts.get(at), ends.get(at + len(span))
         if first is not None and last is not None and first <= last:
-            return first, last
+            found.append((first, last))
         at = text.find(span, at + 1)
-    return None
+    return found
 
 
 def span_text(text: str, offsets: Offsets, first: int, last: int) -> str:
