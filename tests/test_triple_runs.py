@@ -3,6 +3,7 @@ scripts/run.py, its artifacts and test scores logged, ``scripts/evaluate.py`` re
 and a bad data line stopping the run with ``FILE:LINE``."""
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,27 @@ def test_a_bad_line_stops_the_run_with_file_and_line(spo, tmp_path):
     assert result.returncode == 2
     assert f"{bad / 'train.json'}:3: predicate '朋友' is not in the schema" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_triples_fine_tune_from_masked_lm_pre_training_on_the_same_text(spo, tmp_path):
+    """experiment=pretrain_spo writes a checkpoint where experiment=triples_pretrained looks for it
+    (under ``paths.output_dir``), and the triple model takes its architecture (48 wide here,
+    against the 32 of the fine-tuning overrides) and weights."""
+    common = ["trainer=debug", "trainer.epochs=1", *TINY_MODEL, f"data.data_dir={spo}"]
+    outputs = [f"paths.output_dir={tmp_path}", "logger=none"]
+    pretrained = run_script(
+        ["experiment=pretrain_spo", *common, *outputs, "model.encoder.hidden_size=48"]
+    )
+    assert pretrained.returncode == 0, pretrained.stderr[-3000:]
+    checkpoint = tmp_path / "pretrained" / "spo" / "checkpoint"
+    assert json.loads((checkpoint / "bert_config.json").read_text())["hidden_size"] == 48
+    run_dir = tmp_path / "triples"
+    tuned = run_script(
+        ["experiment=triples_pretrained", *common, *outputs, f"hydra.run.dir={run_dir}"]
+    )
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    assert (run_dir / "vocab.txt").read_text() == (checkpoint / "vocab.txt").read_text()
+    with zipfile.ZipFile(run_dir / "checkpoints" / "best.keras") as saved:
+        model = json.loads(saved.read("config.json"))
+    assert model["class_name"] == "TripleExtractor"
+    assert model["config"]["backbone"]["config"]["hidden_size"] == 48
