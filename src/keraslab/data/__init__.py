@@ -1,6 +1,7 @@
 """Data modules: read a corpus, build what the model needs from it, and hand out encoded splits."""
 
 from keraslab.data.encoded import EncodedSplit
+from keraslab.data.images import DigitsData, ImagePatchData
 from keraslab.data.masked_text import MaskedTextData
 from keraslab.data.module import DataModule
 from keraslab.data.sentiment import SentimentData
@@ -10,7 +11,9 @@ from keraslab.data.text_module import TextDataModule
 
 __all__ = [
     "DataModule",
+    "DigitsData",
     "EncodedSplit",
+    "ImagePatchData",
     "MaskedTextData",
     "SentimentData",
     "SpoData",
