@@ -64,3 +64,15 @@ def test_digits_split_into_disjoint_parts_in_unit_range():
     assert data.examples["train"].max() == 1.0 and data.examples["train"].min() == 0.0
     with pytest.raises(ConfigError, match="leave no training image"):
         DigitsData(valid_size=1000, test_size=797).setup()
+
+
+def test_code_usage_and_reconstruction_scores_by_hand():
+    from keraslab.tasks.vqvae import code_usage, reconstruction_scores
+
+    usage = code_usage(np.array([[0, 0], [1, 3]]), 5)
+    p = np.array([0.5, 0.25, 0.25])
+    assert usage["perplexity"] == pytest.approx(np.exp(-(p * np.log(p)).sum()))
+    assert usage["codes_used"] == 3 / 5 and usage["dead_codes"] == 2
+    assert code_usage(np.arange(8), 8)["perplexity"] == pytest.approx(8.0)
+    scores = reconstruction_scores(0.01, 0.05)
+    assert scores == {"mse_variance": pytest.approx(0.2), "psnr": pytest.approx(20.0)}

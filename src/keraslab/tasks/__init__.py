@@ -5,5 +5,13 @@ from keraslab.tasks.classification import ClassificationTask
 from keraslab.tasks.masked_lm import MaskedLMTask
 from keraslab.tasks.task import Task
 from keraslab.tasks.triples import TripleExtractionTask
+from keraslab.tasks.vqvae import VQVAETask
 
-__all__ = ["BertTask", "ClassificationTask", "MaskedLMTask", "Task", "TripleExtractionTask"]
+__all__ = [
+    "BertTask",
+    "ClassificationTask",
+    "MaskedLMTask",
+    "Task",
+    "TripleExtractionTask",
+    "VQVAETask",
+]
