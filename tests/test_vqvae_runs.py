@@ -1,8 +1,10 @@
 """``experiment=vqvae_ema`` end to end at debug size: tracked, resumed in the same MLflow run,
-with every reconstruction and code metric each epoch and on the test split."""
+with every reconstruction and code metric each epoch and on the test split, a reconstruction
+grid each epoch and the codebook-usage histogram."""
 
 import json
 
+import matplotlib.pyplot as plt
 from conftest import run_script, runs_of
 from mlflow import MlflowClient
 
@@ -38,3 +40,12 @@ def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(tmp_path):
     state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
     assert (state["monitor"], state["epochs_done"]) == ("val_mse", 2)
     assert MlflowClient(store).get_run(run.info.run_id).data.params["model.quantizer.kind"] == "ema"
+    logged = {
+        a.path: a.file_size for a in client.list_artifacts(run.info.run_id, "reconstructions")
+    }
+    assert set(logged) == {"reconstructions/epoch_001.png", "reconstructions/epoch_002.png"}
+    assert all(size > 1000 for size in logged.values())
+    (usage,) = [a for a in client.list_artifacts(run.info.run_id) if a.path == "codebook_usage.png"]
+    assert usage.file_size > 1000
+    grid = plt.imread(run_dir / "reconstructions" / "epoch_002.png")
+    assert grid.shape[:2] == (4 * (2 * 32 + 2), 4 * (8 * 32 + 7 * 2)), "8 images, 2 rows, x4"

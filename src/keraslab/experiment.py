@@ -91,7 +91,10 @@ def _train_and_evaluate(
         run_dir,
         monitor,
         seed=cfg.seed,
-        callbacks=[TrackerCallback(tracker, trainer.log_every_n_steps)],
+        callbacks=[
+            TrackerCallback(tracker, trainer.log_every_n_steps),
+            *task.artifact_callbacks(data, tracker, run_dir),
+        ],
         resume_state=resume.state if resume else None,
         mlflow_run_id=tracker.run_id,
     )

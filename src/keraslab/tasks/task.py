@@ -101,6 +101,11 @@ class Task:
         ``inputs`` (the valid split, ``steps`` batches). They run before checkpoints and tracking."""
         return []
 
+    def artifact_callbacks(self, data, tracker, folder: Path) -> list:
+        """Keras callbacks that write files into ``folder`` during training and log them with
+        ``tracker`` (an image each epoch); they run after the checkpoints. None by default."""
+        return []
+
     def evaluate(self, model, data, split: str, inputs, steps: int) -> dict[str, float]:
         """Every metric of :attr:`metric_modes` on ``inputs``: ``steps`` batches of ``split``."""
         return model.evaluate(inputs, steps=steps, verbose=0, return_dict=True)

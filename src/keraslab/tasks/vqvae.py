@@ -1,6 +1,7 @@
 """Image reconstruction through a discrete bottleneck: a VQ-VAE on an image data module."""
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -8,6 +9,7 @@ import numpy as np
 from keraslab.config_checks import Check, integer, number, one_of, optional
 from keraslab.tasks.task import Task
 
+GRID_IMAGES = 8
 NET_KEYS = ("width", "residual_hidden", "residual_blocks", "downsamples", "code_dim")
 
 
@@ -101,6 +103,29 @@ class VQVAETask(Task):
 
         limit = steps * data.batch_size
         return [ValidationScores(lambda model: self.scores(model, data, "valid", limit))]
+
+    def artifact_callbacks(self, data, tracker, folder: Path) -> list:
+        """``reconstructions/epoch_NNN.png`` each epoch: fixed valid images above their
+        reconstructions."""
+        from keraslab.training.reconstruction_grid import ReconstructionGrid
+
+        images = data.gold("valid")
+        chosen = images[np.linspace(0, len(images) - 1, GRID_IMAGES).astype(int)]
+        return [ReconstructionGrid(chosen, Path(folder) / "reconstructions", tracker)]
+
+    def log_artifacts(self, model, data, loader, tracker, folder: Path) -> None:
+        """``codebook_usage.png``: how often each code is chosen on the valid split."""
+        from keraslab.image_files import save_usage_histogram
+
+        codes = model.code_model.predict(data.gold("valid"), batch_size=data.batch_size, verbose=0)
+        counts = np.bincount(np.asarray(codes).ravel(), minlength=model.quantizer.num_codes)
+        usage = code_usage(codes, model.quantizer.num_codes)
+        title = (
+            f"valid: {int((counts > 0).sum())} of {len(counts)} codes used, "
+            f"perplexity {usage['perplexity']:.1f}"
+        )
+        path = save_usage_histogram(Path(folder) / "codebook_usage.png", counts, title)
+        tracker.log_artifact(path)
 
     def evaluate(self, model, data, split: str, inputs, steps: int) -> dict[str, float]:
         losses = model.evaluate(inputs, steps=steps, verbose=0, return_dict=True)
