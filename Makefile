@@ -29,7 +29,7 @@ run: data  ## set up, then run the default experiment (pass overrides with ARGS=
 
 # Backend-agnostic modules are tested again under JAX, the GPU machine's backend; the optimizer
 # tests compare float64 trajectories, which JAX keeps only with x64 on from start-up.
-JAX_TESTS := tests/test_bert.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
+JAX_TESTS := tests/test_bert.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_code_prior.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
 	tests/test_optimizer_checkpoints.py tests/test_optimizer_arguments.py tests/test_sparse_updates.py \
 	tests/test_process_loader.py::test_a_worker_exception_leaves_fit_with_its_type_and_traceback
 

@@ -1,10 +1,12 @@
 """``experiment=vqvae_ema`` end to end at debug size: tracked, resumed in the same MLflow run,
 with every reconstruction and code metric each epoch and on the test split, a reconstruction
-grid each epoch and the codebook-usage histogram."""
+grid each epoch and the codebook-usage histogram; then ``experiment=vqvae_prior`` over its codes,
+tracked, with its decoded samples."""
 
 import json
 
 import matplotlib.pyplot as plt
+import pytest
 from conftest import run_script, runs_of
 from mlflow import MlflowClient
 
@@ -20,7 +22,10 @@ ARGS = [
 METRICS = ("mse", "mse_variance", "psnr", "perplexity", "codes_used", "dead_codes")
 
 
-def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(tmp_path):
+@pytest.fixture(scope="module")
+def vqvae_run(tmp_path_factory):
+    """One epoch, then resumed to two: the run folder and the store."""
+    tmp_path = tmp_path_factory.mktemp("vqvae")
     store = f"sqlite:///{tmp_path}/mlflow.db"
     run_dir = tmp_path / "run"
     first = run_script([*ARGS, "trainer.epochs=1", f"hydra.run.dir={run_dir}"], store)
@@ -29,6 +34,11 @@ def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(tmp_path):
         [*ARGS, "trainer.epochs=2", f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'x'}"], store
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return run_dir, store
+
+
+def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(vqvae_run):
+    run_dir, store = vqvae_run
     client, (run,) = runs_of(store, "vqvae")
     assert run.info.status == "FINISHED"
     for name in METRICS:
@@ -49,3 +59,29 @@ def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(tmp_path):
     assert usage.file_size > 1000
     grid = plt.imread(run_dir / "reconstructions" / "epoch_002.png")
     assert grid.shape[:2] == (4 * (2 * 32 + 2), 4 * (8 * 32 + 7 * 2)), "8 images, 2 rows, x4"
+
+
+def test_a_prior_over_the_runs_codes_trains_and_samples_images(vqvae_run, tmp_path):
+    run_dir, store = vqvae_run
+    args = [
+        "experiment=vqvae_prior",
+        f"vqvae_run={run_dir}",
+        "trainer=debug",
+        "trainer.epochs=1",
+        "model.hidden_size=16",
+        "model.num_layers=1",
+        "model.num_heads=2",
+        "model.intermediate_size=32",
+        "model.samples=4",
+        f"hydra.run.dir={tmp_path / 'prior'}",
+    ]
+    result = run_script(args, store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, (run,) = runs_of(store, "vqvae_prior")
+    (bits,) = client.get_metric_history(run.info.run_id, "valid_bits_per_code")
+    assert 0 < bits.value < 2 * 4  # at most a little above log2(16 codes) after a few steps
+    assert run.data.metrics["test_bits_per_code"] > 0
+    (samples,) = [a for a in client.list_artifacts(run.info.run_id) if a.path == "samples.png"]
+    assert samples.file_size > 1000
+    grid = plt.imread(tmp_path / "prior" / "samples.png")
+    assert grid.shape[:2] == (4 * (2 * 32 + 2), 4 * (2 * 32 + 2)), "4 samples in two rows"

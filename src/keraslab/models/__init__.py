@@ -2,6 +2,7 @@
 
 from keraslab.models.bert import BertBackbone, bert_options
 from keraslab.models.classifier import BertClassifier, build_classifier
+from keraslab.models.code_prior import CodePrior
 from keraslab.models.masked_lm import MaskedLanguageModel, build_masked_lm
 from keraslab.models.triples import TripleExtractor, build_triple_extractor
 from keraslab.models.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
@@ -11,6 +12,7 @@ __all__ = [
     "VQVAE",
     "BertBackbone",
     "BertClassifier",
+    "CodePrior",
     "MaskedLanguageModel",
     "TripleExtractor",
     "VectorQuantizer",

@@ -90,11 +90,12 @@ class SelfAttention(layers.Layer):
     """Multi-head self-attention.
 
     Per head: ``A = softmax(Q K^T / sqrt(d_head) + (1 - mask_k) * -1e9)``, ``head = dropout(A) V``;
-    output ``Dense(concat(heads))``. Padded keys (``padding_mask == 0``) get weight ~0.
+    output ``Dense(concat(heads))``. Padded keys (``padding_mask == 0``) get weight ~0, and with
+    ``causal`` so do the keys after each query (an autoregressive model's mask).
     Probe ``attention_probs``: ``A``, shape (batch, heads, queries, keys).
     """
 
-    def __init__(self, hidden_size, num_heads, attention_dropout=0.1, **kwargs):
+    def __init__(self, hidden_size, num_heads, attention_dropout=0.1, causal=False, **kwargs):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
             raise ValueError(
@@ -104,6 +105,7 @@ class SelfAttention(layers.Layer):
             "hidden_size": hidden_size,
             "num_heads": num_heads,
             "attention_dropout": attention_dropout,
+            "causal": causal,
         }
         self.num_heads = num_heads
         self.head_size = hidden_size // num_heads
@@ -128,8 +130,11 @@ class SelfAttention(layers.Layer):
         key = ops.reshape(self.key(hidden), heads)
         value = ops.reshape(self.value(hidden), heads)
         scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
-        key_is_padding = 1.0 - ops.cast(padding_mask[:, None, None, :], scores.dtype)
-        probabilities = ops.softmax(scores + key_is_padding * -1e9, axis=-1)
+        hidden_keys = 1.0 - ops.cast(padding_mask[:, None, None, :], scores.dtype)
+        if self.config["causal"]:
+            later = 1.0 - ops.tril(ops.ones((length, length), scores.dtype))
+            hidden_keys = ops.maximum(hidden_keys, later[None, None])
+        probabilities = ops.softmax(scores + hidden_keys * -1e9, axis=-1)
         record_probe(self, "attention_probs", probabilities)
         dropped = self.dropout(probabilities, training=training)
         context = ops.einsum("bhqk,bkhd->bqhd", dropped, value)
@@ -152,6 +157,7 @@ class TransformerBlock(layers.Layer):
         dropout=0.1,
         attention_dropout=0.1,
         layer_norm_epsilon=1e-12,
+        causal=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -167,9 +173,12 @@ class TransformerBlock(layers.Layer):
             "dropout": dropout,
             "attention_dropout": attention_dropout,
             "layer_norm_epsilon": layer_norm_epsilon,
+            "causal": causal,
         }
         self.activation = ACTIVATIONS[activation]
-        self.attention = SelfAttention(hidden_size, num_heads, attention_dropout, name="attention")
+        self.attention = SelfAttention(
+            hidden_size, num_heads, attention_dropout, causal, name="attention"
+        )
         self.attention_layer_norm = layers.LayerNormalization(
             epsilon=layer_norm_epsilon, name="attention_LayerNorm"
         )
