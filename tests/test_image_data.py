@@ -27,7 +27,7 @@ def test_photo_patches_are_split_by_photograph_and_scaled_to_unit_range():
         images = data.examples[split]
         assert images.dtype == np.float32 and images.min() >= 0 and images.max() <= 1
     assert data.variance == pytest.approx(float(np.var(data.examples["train"])))
-    assert data.model_arguments == {"image_shape": (32, 32, 3), "data_variance": data.variance}
+    assert data.model_arguments == {"image_shape": (32, 32, 3)}
     inputs, targets = data.batches("valid", seed=0).batch(0, 0)
     np.testing.assert_array_equal(inputs["images"], targets)
 

@@ -54,9 +54,8 @@ def patches(image: np.ndarray, size: int, stride: int) -> np.ndarray:
 
 
 class ImageData(DataModule):
-    """The base: ``images(split)`` gives each split's (N, H, W, C) floats in [0, 1]; the data
-    module shuffles nothing but the train split, and tells the model the image shape and the
-    train split's pixel variance (for MSE / variance)."""
+    """The base: :meth:`images` gives each split's (N, H, W, C) floats in [0, 1]; the model gets
+    the image shape, and ``variance`` is the train split's pixel variance (for MSE / variance)."""
 
     splits_needed = ("train", "valid")
 
@@ -79,10 +78,7 @@ class ImageData(DataModule):
 
     @property
     def model_arguments(self) -> dict:
-        return {
-            "image_shape": tuple(self.examples["train"].shape[1:]),
-            "data_variance": self.variance,
-        }
+        return {"image_shape": tuple(self.examples["train"].shape[1:])}
 
 
 class ImagePatchData(ImageData):

@@ -70,7 +70,7 @@ class VQVAETask(Task):
                 k: v for k, v in self.quantizer.items() if k not in ("decay", "epsilon")
             }
 
-    def build(self, image_shape: tuple, data_variance: float):
+    def build(self, image_shape: tuple):
         from keraslab.models.vqvae import VQVAE
 
         return VQVAE(
