@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, compose_config
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from spo_fixture import write_spo
 
 from keraslab.loaders import Schedule
 
@@ -31,11 +33,48 @@ OPTIONS = [
     for group in GROUPS
     for path in sorted((ROOT / "conf" / group).glob("*.yaml"))
 ]
-# Options that only make sense together: a masked LM reads raw text.
+# Options that only make sense together: a masked LM reads raw text, a triple model DuIE files,
+# a VQ-VAE images (one training photo here, for speed), a code prior the codes of a VQ-VAE run.
 COMPANIONS = {
     ("model", "masked_lm"): ["data=sentiment_mlm"],
     ("data", "sentiment_mlm"): ["model=masked_lm"],
+    ("data", "spo_mlm"): ["model=masked_lm"],
+    ("model", "triples"): ["data=spo"],
+    ("data", "spo"): ["model=triples"],
+    ("experiment", "triples_pretrained"): ["model.encoder.checkpoint=null"],
+    ("model", "vqvae"): ["data=digits"],
+    ("data", "digits"): ["model=vqvae"],
+    ("data", "image_patches"): ["model=vqvae", "model/net=tiny", "data.photos.train=[coffee]"],
+    ("experiment", "vqvae"): ["data.photos.train=[coffee]"],
+    ("experiment", "vqvae_ema"): ["data.photos.train=[coffee]"],
+    ("experiment", "vqvae_ablation"): ["data.photos.train=[coffee]"],
+    ("model", "code_prior"): ["data=code_grids", "data.vqvae_run={vqvae_run}"],
+    ("data", "code_grids"): ["model=code_prior", "data.vqvae_run={vqvae_run}"],
+    ("experiment", "vqvae_prior"): ["vqvae_run={vqvae_run}"],
 }
+SPO_DATA = ("keraslab.data.SpoData", "keraslab.data.SpoTextData")
+
+
+@pytest.fixture(scope="module")
+def spo(tmp_path_factory):
+    return write_spo(tmp_path_factory.mktemp("spo"), {"train": 40, "valid": 8})
+
+
+@pytest.fixture(scope="module")
+def vqvae_run(tmp_path_factory):
+    """The folder of an (untrained) tiny VQ-VAE run on the digits, as a code prior reads it."""
+    folder = tmp_path_factory.mktemp("vqvae-run")
+    cfg = compose_config(
+        ["experiment=vqvae", "data=digits", "model/net=tiny", "model.num_codes=16"]
+    )
+    task = instantiate(cfg.model)
+    model = task.build_model(instantiate(cfg.data).setup())
+    task.compile(model, instantiate(cfg.optimizer))
+    (folder / "checkpoints").mkdir()
+    model.save(folder / "checkpoints" / "best.keras")
+    (folder / ".hydra").mkdir()
+    OmegaConf.save(cfg, folder / ".hydra" / "config.yaml")
+    return folder
 
 
 def test_every_group_has_options():
@@ -43,13 +82,17 @@ def test_every_group_has_options():
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
+def test_option_composes_and_instantiates(group, option, corpus, spo, vqvae_run, tmp_path):
     if group == "hydra":
         cfg = compose_config([f"data.data_dir={corpus}"])
         assert cfg.data.data_dir == str(corpus)
         return
-    overrides = [f"{group}={option}", *COMPANIONS.get((group, option), [])]
-    cfg = compose_config([*overrides, f"data.data_dir={corpus}"])
+    companions = [o.format(vqvae_run=vqvae_run) for o in COMPANIONS.get((group, option), [])]
+    overrides = [f"{group}={option}", *companions]
+    cfg = compose_config(overrides)
+    if "data_dir" in cfg.data:  # text data: the test's own corpus
+        folder = spo if cfg.data._target_ in SPO_DATA else corpus
+        cfg = compose_config([*overrides, f"data.data_dir={folder}"])
     task = instantiate(cfg.model)
     data = instantiate(cfg.data).setup(**task.data_options())
     batches = data.batches("train", seed=0)
@@ -57,8 +100,15 @@ def test_option_composes_and_instantiates(group, option, corpus, tmp_path):
     task.compile(model, instantiate(cfg.optimizer), instantiate(cfg.trainer).jit_compile)
     with instantiate(cfg.loader).open(Schedule(batches, 0, len(batches))) as fetcher:
         batch = fetcher.get(0)
-    logits = model(batch[0])
-    assert logits.shape == (*batch[1].shape, model.output_shape[-1])
+    outputs = model(batch[0])
+    labels = batch[1]
+    if isinstance(outputs, dict):  # one output per target
+        assert set(outputs) == set(labels)
+        assert all(outputs[name].shape == labels[name].shape for name in labels)
+    elif outputs.shape[1:] == labels.shape[1:]:  # a reconstruction
+        assert outputs.shape == labels.shape
+    else:  # logits over classes (or codes, or tokens) for each label
+        assert outputs.shape == (*labels.shape, model.output_shape[-1])
     assert np.isfinite(model.train_on_batch(*batch)[0])
     tracker = instantiate(cfg.logger)
     assert hasattr(tracker, "run")
