@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from keraslab.data.texts import text_lines
+from keraslab.data.texts import shorten, text_lines
 from keraslab.errors import DataError
 
 LINE_FORMAT = '{"text": str, "spo_list": [{"subject": str, "predicate": str, "object": str}]}'
@@ -35,7 +35,7 @@ def read_schema(path: Path) -> list[str]:
         if not isinstance(predicate, str) or not predicate:
             raise DataError(
                 f'{path}:{number}: expected a schema line {{"predicate": str, ...}}, got '
-                f"{_shorten(line)!r}."
+                f"{shorten(line, 120)!r}."
             )
         if predicate not in predicates:
             predicates.append(predicate)
@@ -57,7 +57,7 @@ def read_triples(path: Path, predicates: list[str] | None) -> list[TripleSentenc
         spo_list = record.get("spo_list") if isinstance(record, dict) else None
         if not isinstance(text, str) or not isinstance(spo_list, list):
             raise DataError(
-                f"{path}:{number}: expected a line {LINE_FORMAT}, got {_shorten(line)!r}."
+                f"{path}:{number}: expected a line {LINE_FORMAT}, got {shorten(line, 120)!r}."
             )
         triples = tuple(_triple(path, number, item, known) for item in spo_list)
         sentences.append(TripleSentence(text, triples))
@@ -75,7 +75,7 @@ def _triple(path: Path, number: int, item, known: set[str] | None) -> tuple[str,
         raise DataError(
             f"{path}:{number}: expected every spo_list item to be "
             f'{{"subject": str, "predicate": str, "object": str}} with non-empty strings, got '
-            f"{_shorten(json.dumps(item, ensure_ascii=False))!r}."
+            f"{shorten(json.dumps(item, ensure_ascii=False), 120)!r}."
         )
     if known is not None and parts[1] not in known:
         raise DataError(
@@ -93,7 +93,3 @@ def _json(path: Path, number: int, line: str, expected: str):
             f"{path}:{number}: not JSON ({error.msg} at column {error.colno}); expected a line "
             f"{expected}."
         ) from None
-
-
-def _shorten(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

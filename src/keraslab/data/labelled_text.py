@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from pathlib import Path
 
-from keraslab.data.texts import text_lines
+from keraslab.data.texts import shorten, text_lines
 from keraslab.errors import DataError
 
 
@@ -23,7 +23,7 @@ def read_labelled_text(path: Path, classes: Sequence[int]) -> tuple[list[str], l
         if not tab or not text:
             raise DataError(
                 f"{path}:{number}: expected a line of the form TEXT<TAB>LABEL, "
-                f"got {_shorten(line)!r}."
+                f"got {shorten(line)!r}."
             )
         label = label.strip()
         if label not in index_of:
@@ -34,7 +34,3 @@ def read_labelled_text(path: Path, classes: Sequence[int]) -> tuple[list[str], l
         texts.append(text)
         labels.append(index_of[label])
     return texts, labels
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

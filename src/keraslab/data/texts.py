@@ -38,3 +38,8 @@ def read_texts(path: Path, drop_label: bool = False) -> list[str]:
             line = text
         texts.append(line)
     return texts
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text``, cut to ``limit`` characters with ``...`` when longer (for error messages)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

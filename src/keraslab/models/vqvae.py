@@ -29,9 +29,9 @@ def residual_stack(x, width: int, hidden: int, blocks: int, name: str):
 
 @keras.saving.register_keras_serializable(package="keraslab")
 class VQVAE(keras.Model):
-    """Input ``images`` (B, H, W, C); output the reconstruction (B, H, W, C). ``encoder_model``
-    maps images to the pre-quantization grid (B, H', W', D), ``code_model`` to the code indices
-    (B, H', W') and ``decoder_model`` a quantized grid to images (for a prior's samples)."""
+    """Input ``images`` (B, H, W, C); output the reconstruction (B, H, W, C). ``code_model`` maps
+    images to the code indices (B, H', W') and ``decoder_model`` a quantized grid to images (for a
+    prior's samples)."""
 
     def __init__(
         self,
@@ -60,7 +60,6 @@ class VQVAE(keras.Model):
         x = layers.Conv2D(width, 3, padding="same", name="encoder_conv")(x)
         x = residual_stack(x, width, residual_hidden, residual_blocks, "encoder_res")
         z = layers.Conv2D(code_dim, 1, name="pre_quantization")(x)
-        encoder_model = keras.Model(images, z, name="encoder")
 
         kind = quantizer.pop("kind")
         vq = QUANTIZERS[kind](num_codes, name="quantizer", **quantizer)
@@ -81,7 +80,6 @@ class VQVAE(keras.Model):
             )(y)
         decoder_model = keras.Model(grid, y, name="decoder")
         super().__init__(images, decoder_model(quantized), **kwargs)
-        self.encoder_model = encoder_model
         self.decoder_model = decoder_model
         self.code_model = keras.Model(images, codes, name="codes")
         self.quantizer = vq
