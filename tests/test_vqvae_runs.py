@@ -10,6 +10,10 @@ import pytest
 from conftest import run_script, runs_of
 from mlflow import MlflowClient
 
+from keraslab.data.images import ImagePatchData
+from keraslab.tasks.vqvae import code_usage
+from keraslab.training.trainer import Trainer
+
 ARGS = [
     "experiment=vqvae_ema",
     "trainer=debug",
@@ -47,6 +51,12 @@ def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(vqvae_run):
     metrics = run.data.metrics
     assert 0 < metrics["test_codes_used"] <= 1 and metrics["test_perplexity"] >= 1
     assert metrics["test_dead_codes"] == round(16 * (1 - metrics["test_codes_used"]))
+    scored = Trainer.restore(run_dir / "checkpoints" / "best.keras")
+    photos = {"train": ["coffee"], "valid": ["chelsea"], "test": ["flower"]}
+    train = ImagePatchData(photos).setup().gold("train")
+    usage = code_usage(scored.code_model.predict(train, verbose=0), 16)
+    for name, value in usage.items():  # the codes of every train image, without an update
+        assert metrics[f"train_{name}"] == pytest.approx(value), name
     state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
     assert (state["monitor"], state["epochs_done"]) == ("val_mse", 2)
     assert MlflowClient(store).get_run(run.info.run_id).data.params["model.quantizer.kind"] == "ema"

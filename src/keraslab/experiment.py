@@ -102,6 +102,7 @@ def _train_and_evaluate(
     best_model = trainer.restore(scored_checkpoint(run_dir))
     if "test" in data.splits:
         results.update(split_results(task, best_model, data, "test", loader))
+    results.update(task.final_scores(best_model, data))
     task.log_artifacts(best_model, data, loader, tracker, run_dir)
     tracker.log_metrics(results, update_count(model.optimizer))
     if cfg.get("export"):

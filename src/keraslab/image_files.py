@@ -1,5 +1,6 @@
 """PNG files a run logs: a grid of images, and a bar chart of how often each code was chosen."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +29,21 @@ def save_grid(path: Path, rows: list[np.ndarray], scale: int = 4) -> Path:
     return path
 
 
-def save_usage_histogram(path: Path, counts: np.ndarray, title: str) -> Path:
-    """A bar per code: how many times it was chosen, codes sorted from most to least used."""
+def save_usage_histogram(path: Path, panels: Mapping[str, np.ndarray]) -> Path:
+    """A panel per entry of ``panels`` (title -> counts), a bar per code: how many times it was
+    chosen, codes sorted from most to least used."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ordered = np.sort(np.asarray(counts))[::-1]
-    figure, axis = plt.subplots(figsize=(8, 3))
-    axis.bar(np.arange(len(ordered)), ordered, width=1.0, color="#3182bd")
-    axis.set_xlabel("code, most used first")
-    axis.set_ylabel("times chosen")
-    axis.set_title(title)
+    figure, axes = plt.subplots(len(panels), 1, figsize=(8, 3 * len(panels)), squeeze=False)
+    for axis, (title, counts) in zip(axes[:, 0], panels.items(), strict=True):
+        ordered = np.sort(np.asarray(counts))[::-1]
+        axis.bar(np.arange(len(ordered)), ordered, width=1.0, color="#3182bd")
+        axis.set_xlabel("code, most used first")
+        axis.set_ylabel("times chosen")
+        axis.set_title(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)

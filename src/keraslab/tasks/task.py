@@ -110,6 +110,11 @@ class Task:
         """Every metric of :attr:`metric_modes` on ``inputs``: ``steps`` batches of ``split``."""
         return model.evaluate(inputs, steps=steps, verbose=0, return_dict=True)
 
+    def final_scores(self, model, data) -> dict[str, float]:
+        """Scores of the finished run beyond each split's metrics (``model`` holds the best
+        checkpoint's weights), logged and summarised with the test scores. None by default."""
+        return {}
+
     def log_artifacts(self, model, data, loader, tracker, folder: Path) -> None:
         """Write the task's own artifacts (plots, predictions) of the finished run to ``folder``
         and log them; ``model`` holds the best checkpoint's weights. Nothing by default."""

@@ -13,10 +13,15 @@ GRID_IMAGES = 8
 NET_KEYS = ("width", "residual_hidden", "residual_blocks", "downsamples", "code_dim")
 
 
+def code_counts(codes: np.ndarray, num_codes: int) -> np.ndarray:
+    """How many times each of the ``num_codes`` codes occurs in ``codes`` (any shape)."""
+    return np.bincount(np.asarray(codes).ravel(), minlength=num_codes)
+
+
 def code_usage(codes: np.ndarray, num_codes: int) -> dict[str, float]:
     """``perplexity`` ``exp(−Σ p_k log p_k)`` of the codes' frequencies ``p``, ``codes_used`` (the
     share of the book chosen at least once) and ``dead_codes`` (how many never are)."""
-    counts = np.bincount(np.asarray(codes).ravel(), minlength=num_codes)
+    counts = code_counts(codes, num_codes)
     p = counts[counts > 0] / counts.sum()
     return {
         "perplexity": float(np.exp(-(p * np.log(p)).sum())),
@@ -113,18 +118,33 @@ class VQVAETask(Task):
         chosen = images[np.linspace(0, len(images) - 1, GRID_IMAGES).astype(int)]
         return [ReconstructionGrid(chosen, Path(folder) / "reconstructions", tracker)]
 
+    def final_scores(self, model, data) -> dict[str, float]:
+        """``train_perplexity``, ``train_codes_used``, ``train_dead_codes``: the code statistics
+        of every training image, encoded once by the finished model (no codebook update). The
+        book is fit to this split, so a code it never picks is dead; a held-out photograph
+        needs only the codes of its own content, so its usage is lower by nature."""
+        codes = self.codes(model, data, "train")
+        usage = code_usage(codes, model.quantizer.num_codes)
+        return {f"train_{name}": value for name, value in usage.items()}
+
+    def codes(self, model, data, split: str) -> np.ndarray:
+        return model.code_model.predict(data.gold(split), batch_size=data.batch_size, verbose=0)
+
     def log_artifacts(self, model, data, loader, tracker, folder: Path) -> None:
-        """``codebook_usage.png``: how often each code is chosen on the valid split."""
+        """``codebook_usage.png``: how often each code is chosen on the train and valid splits."""
         from keraslab.image_files import save_usage_histogram
 
-        codes = model.code_model.predict(data.gold("valid"), batch_size=data.batch_size, verbose=0)
-        counts = np.bincount(np.asarray(codes).ravel(), minlength=model.quantizer.num_codes)
-        usage = code_usage(codes, model.quantizer.num_codes)
-        title = (
-            f"valid: {int((counts > 0).sum())} of {len(counts)} codes used, "
-            f"perplexity {usage['perplexity']:.1f}"
-        )
-        path = save_usage_histogram(Path(folder) / "codebook_usage.png", counts, title)
+        num_codes = model.quantizer.num_codes
+        panels = {}
+        for split in ("train", "valid"):
+            codes = self.codes(model, data, split)
+            usage = code_usage(codes, num_codes)
+            title = (
+                f"{split}: {num_codes - int(usage['dead_codes'])} of {num_codes} codes used, "
+                f"perplexity {usage['perplexity']:.1f}"
+            )
+            panels[title] = code_counts(codes, num_codes)
+        path = save_usage_histogram(Path(folder) / "codebook_usage.png", panels)
         tracker.log_artifact(path)
 
     def evaluate(self, model, data, split: str, inputs, steps: int) -> dict[str, float]:
