@@ -6,6 +6,7 @@ tracked, with its decoded samples."""
 import json
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from conftest import run_script, runs_of
 from mlflow import MlflowClient
@@ -54,7 +55,7 @@ def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(vqvae_run):
     scored = Trainer.restore(run_dir / "checkpoints" / "best.keras")
     photos = {"train": ["coffee"], "valid": ["chelsea"], "test": ["flower"]}
     train = ImagePatchData(photos).setup().gold("train")
-    usage = code_usage(scored.code_model.predict(train, verbose=0), 16)
+    usage = code_usage(scored.encode(train), 16)
     for name, value in usage.items():  # the codes of every train image, without an update
         assert metrics[f"train_{name}"] == pytest.approx(value), name
     state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
@@ -95,3 +96,34 @@ def test_a_prior_over_the_runs_codes_trains_and_samples_images(vqvae_run, tmp_pa
     assert samples.file_size > 1000
     grid = plt.imread(tmp_path / "prior" / "samples.png")
     assert grid.shape[:2] == (4 * (2 * 32 + 2), 4 * (2 * 32 + 2)), "4 samples in two rows"
+
+
+def test_the_ablation_is_one_sweep_over_kind_and_restarts_with_a_child_each(tmp_path):
+    """The experiment's own sweep (quantizer kind x restarts; the codebook size pinned to 16
+    here): one parent run, a finished child per setting with its test and train code scores."""
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    args = [
+        "experiment=vqvae_ablation",
+        "data=digits",
+        "model/net=tiny",
+        "model.num_codes=16",
+        "trainer=debug",
+        "trainer.epochs=1",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    ]
+    result = run_script(args, store, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = runs_of(store, "vqvae")
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in children)
+    settings = {
+        (r.data.params["model.quantizer.kind"], r.data.params["model.quantizer.restart_after"])
+        for r in children
+    }
+    assert settings == {(kind, after) for kind in ("plain", "ema") for after in ("None", "100")}
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    for child in children:
+        assert child.data.params["model.num_codes"] == "16"
+        for name in ("test_mse_variance", "test_psnr", "train_perplexity", "train_codes_used"):
+            assert np.isfinite(child.data.metrics[name]), name

@@ -68,7 +68,7 @@ def summary(
     tracker,
 ) -> str:
     """A few lines for the end of a run: the best monitored value and its epoch, the test
-    metrics, what the run returned (``objective`` = ``value``), the run folder, and where to
+    metrics, the task's final train-split scores, what the run returned (``objective`` = ``value``), the run folder, and where to
     see it in MLflow."""
     name, mode = monitor
     values = history.get(name, [])
@@ -78,9 +78,10 @@ def summary(
         lines.append(
             f"  best {name} ({mode}): {best:.4f} at epoch {values.index(best) + 1} of {len(values)}"
         )
-    test = {key: value for key, value in results.items() if key.startswith("test_")}
-    if test:
-        lines.append("  " + ", ".join(f"{key} {value:.4f}" for key, value in sorted(test.items())))
+    for prefix in ("test_", "train_"):
+        scores = {key: value for key, value in results.items() if key.startswith(prefix)}
+        if scores:
+            lines.append("  " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
     lines.append(f"  returned (optimized_metric): {objective} = {value:.4f}")
     lines.append(f"  run folder: {run_dir}")
     lines.append(f"  {tracker.describe()}")

@@ -34,9 +34,7 @@ class CodeGridData(DataModule):
         self.vqvae = Trainer.restore(checkpoint)
         bos = self.num_codes
         for split in images.splits:
-            grids = self.vqvae.code_model.predict(
-                images.gold(split), batch_size=self.batch_size, verbose=0
-            )
+            grids = self.vqvae.encode(images.gold(split), self.batch_size)
             self.grid_shape = tuple(grids.shape[1:])
             codes = np.asarray(grids).reshape(len(grids), -1).astype(np.int32)
             shifted = np.concatenate([np.full((len(codes), 1), bos, np.int32), codes[:, :-1]], 1)

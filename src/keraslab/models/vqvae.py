@@ -29,9 +29,9 @@ def residual_stack(x, width: int, hidden: int, blocks: int, name: str):
 
 @keras.saving.register_keras_serializable(package="keraslab")
 class VQVAE(keras.Model):
-    """Input ``images`` (B, H, W, C); output the reconstruction (B, H, W, C). ``code_model`` maps
-    images to the code indices (B, H', W') and ``decoder_model`` a quantized grid to images (for a
-    prior's samples)."""
+    """Input ``{"images": (B, H, W, C)}``; output the reconstruction (B, H, W, C). ``code_model``
+    maps the same input to the code indices (B, H', W') and ``decoder_model`` a quantized grid to
+    images (for a prior's samples); :meth:`reconstruct` and :meth:`encode` take image arrays."""
 
     def __init__(
         self,
@@ -79,9 +79,9 @@ class VQVAE(keras.Model):
                 name=f"decoder_up_{index}",
             )(y)
         decoder_model = keras.Model(grid, y, name="decoder")
-        super().__init__(images, decoder_model(quantized), **kwargs)
+        super().__init__({"images": images}, decoder_model(quantized), **kwargs)
         self.decoder_model = decoder_model
-        self.code_model = keras.Model(images, codes, name="codes")
+        self.code_model = keras.Model({"images": images}, codes, name="codes")
         self.quantizer = vq
         self.config = {
             "image_shape": tuple(image_shape),
@@ -93,6 +93,14 @@ class VQVAE(keras.Model):
             "downsamples": downsamples,
             "quantizer": {"kind": kind, **quantizer},
         }
+
+    def reconstruct(self, images, batch_size: int | None = None):
+        """The reconstructions (B, H, W, C) of ``images``, in inference mode."""
+        return self.predict({"images": images}, batch_size=batch_size, verbose=0)
+
+    def encode(self, images, batch_size: int | None = None):
+        """The code indices (B, H', W') of ``images``, in inference mode."""
+        return self.code_model.predict({"images": images}, batch_size=batch_size, verbose=0)
 
     def get_config(self):
         return {**self.config, "name": self.name, "trainable": self.trainable}

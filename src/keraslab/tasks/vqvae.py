@@ -95,9 +95,9 @@ class VQVAETask(Task):
     def scores(self, model, data, split: str, limit: int | None = None) -> dict[str, float]:
         """Reconstruction and code scores on the first ``limit`` images of ``split``."""
         images = data.gold(split)[:limit]
-        reconstruction = model.predict(images, batch_size=data.batch_size, verbose=0)
+        reconstruction = model.reconstruct(images, data.batch_size)
         mse = float(np.mean((reconstruction - images) ** 2))
-        codes = model.code_model.predict(images, batch_size=data.batch_size, verbose=0)
+        codes = model.encode(images, data.batch_size)
         return {
             **reconstruction_scores(mse, data.variance),
             **code_usage(codes, model.quantizer.num_codes),
@@ -123,12 +123,9 @@ class VQVAETask(Task):
         of every training image, encoded once by the finished model (no codebook update). The
         book is fit to this split, so a code it never picks is dead; a held-out photograph
         needs only the codes of its own content, so its usage is lower by nature."""
-        codes = self.codes(model, data, "train")
+        codes = model.encode(data.gold("train"), data.batch_size)
         usage = code_usage(codes, model.quantizer.num_codes)
         return {f"train_{name}": value for name, value in usage.items()}
-
-    def codes(self, model, data, split: str) -> np.ndarray:
-        return model.code_model.predict(data.gold(split), batch_size=data.batch_size, verbose=0)
 
     def log_artifacts(self, model, data, loader, tracker, folder: Path) -> None:
         """``codebook_usage.png``: how often each code is chosen on the train and valid splits."""
@@ -137,7 +134,7 @@ class VQVAETask(Task):
         num_codes = model.quantizer.num_codes
         panels = {}
         for split in ("train", "valid"):
-            codes = self.codes(model, data, split)
+            codes = model.encode(data.gold(split), data.batch_size)
             usage = code_usage(codes, num_codes)
             title = (
                 f"{split}: {num_codes - int(usage['dead_codes'])} of {num_codes} codes used, "

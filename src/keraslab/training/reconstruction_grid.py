@@ -10,13 +10,13 @@ from keraslab.image_files import save_grid
 
 class ReconstructionGrid(keras.callbacks.Callback):
     """``folder/epoch_NNN.png`` (epochs from 1): ``images`` in the first row, the model's output
-    for them below; each file is logged to ``tracker`` under the folder's name."""
+    (its ``reconstruct``) below; each file is logged to ``tracker`` under the folder's name."""
 
     def __init__(self, images: np.ndarray, folder: Path, tracker):
         super().__init__()
         self.images, self.folder, self.tracker = images, Path(folder), tracker
 
     def on_epoch_end(self, epoch, logs=None):
-        reconstructed = self.model.predict(self.images, verbose=0)
+        reconstructed = self.model.reconstruct(self.images)
         path = save_grid(self.folder / f"epoch_{epoch + 1:03d}.png", [self.images, reconstructed])
         self.tracker.log_artifact(path, self.folder.name)
