@@ -31,7 +31,9 @@ run: data  ## set up, then run the default experiment (pass overrides with ARGS=
 # tests compare float64 trajectories, which JAX keeps only with x64 on from start-up.
 JAX_TESTS := tests/test_bert.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_code_prior.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
 	tests/test_optimizer_checkpoints.py tests/test_optimizer_arguments.py tests/test_sparse_updates.py \
-	tests/test_process_loader.py::test_a_worker_exception_leaves_fit_with_its_type_and_traceback
+	tests/test_process_loader.py::test_a_worker_exception_leaves_fit_with_its_type_and_traceback \
+	'tests/test_vqvae_wrappers.py::test_a_vqvae_trains_under_the_option[weight_ema]' \
+	'tests/test_vqvae_wrappers.py::test_a_vqvae_trains_under_the_option[accumulation]'
 
 test: data  ## set up, then run the test suite (the JAX re-runs, then everything on TensorFlow)
 	KERAS_BACKEND=jax $(PY) -m pytest -q $(JAX_TESTS)
