@@ -58,6 +58,10 @@ def test_a_vqvae_run_trains_resumes_and_reports_code_statistics(vqvae_run):
     usage = code_usage(scored.encode(train), 16)
     for name, value in usage.items():  # the codes of every train image, without an update
         assert metrics[f"train_{name}"] == pytest.approx(value), name
+    assert metrics["train_pixel_variance"] == pytest.approx(float(train.var()), rel=1e-4)
+    assert metrics["test_mse_variance"] == pytest.approx(
+        metrics["test_mse"] / metrics["train_pixel_variance"], rel=1e-4
+    )
     state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
     assert (state["monitor"], state["epochs_done"]) == ("val_mse", 2)
     assert MlflowClient(store).get_run(run.info.run_id).data.params["model.quantizer.kind"] == "ema"

@@ -119,13 +119,17 @@ class VQVAETask(Task):
         return [ReconstructionGrid(chosen, Path(folder) / "reconstructions", tracker)]
 
     def final_scores(self, model, data) -> dict[str, float]:
-        """``train_perplexity``, ``train_codes_used``, ``train_dead_codes``: the code statistics
-        of every training image, encoded once by the finished model (no codebook update). The
-        book is fit to this split, so a code it never picks is dead; a held-out photograph
-        needs only the codes of its own content, so its usage is lower by nature."""
+        """``train_pixel_variance`` (the denominator of ``mse_variance``) and
+        ``train_perplexity``, ``train_codes_used``, ``train_dead_codes``: the code statistics of
+        every training image, encoded once by the finished model (no codebook update). The book
+        is fit to this split, so a code it never picks is dead; a held-out photograph needs only
+        the codes of its own content, so its usage is lower by nature."""
         codes = model.encode(data.gold("train"), data.batch_size)
         usage = code_usage(codes, model.quantizer.num_codes)
-        return {f"train_{name}": value for name, value in usage.items()}
+        return {
+            "train_pixel_variance": data.variance,
+            **{f"train_{name}": value for name, value in usage.items()},
+        }
 
     def log_artifacts(self, model, data, loader, tracker, folder: Path) -> None:
         """``codebook_usage.png``: how often each code is chosen on the train and valid splits."""
