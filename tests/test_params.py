@@ -1,6 +1,13 @@
-"""Config -> MLflow params: flattening, and fitting MLflow's per-value and per-batch limits."""
+"""Config -> MLflow params: flattening, fitting MLflow's per-value and per-batch limits, the
+group choices and derived values, per-job paths as tags, and run names values first."""
 
-from keraslab.tracking.params import chunks, flatten, split_long_values
+from keraslab.tracking.params import (
+    chunks,
+    flatten,
+    run_params,
+    short_overrides,
+    split_long_values,
+)
 
 
 def test_flatten_joins_keys_with_dots():
@@ -21,3 +28,34 @@ def test_chunks_hold_at_most_100_params_each():
     assert sizes == [100, 100, 50]
     merged = {k: v for chunk in chunks(params) for k, v in chunk.items()}
     assert merged == params
+
+
+def test_run_params_add_choices_and_the_effective_batch_and_move_paths_to_tags():
+    config = {
+        "data": {"batch_size": 8},
+        "optimizer": {"accum_steps": 4, "learning_rate": 0.001},
+        "paths": {"run_dir": "/runs/3"},
+    }
+    params, tags = run_params(config, {"optimizer": "lookahead", "accumulation": "b8_x4"})
+    assert params == {
+        "data.batch_size": "8",
+        "optimizer.accum_steps": "4",
+        "optimizer.learning_rate": "0.001",
+        "choice.optimizer": "lookahead",
+        "choice.accumulation": "b8_x4",
+        "derived.effective_batch_size": "32",
+    }
+    assert tags == {"paths.run_dir": "/runs/3"}
+    no_accumulation, _ = run_params({"data": {"batch_size": 32}, "optimizer": {}}, {})
+    assert no_accumulation["derived.effective_batch_size"] == "32"
+    assert "derived.effective_batch_size" not in run_params({"data": {}}, {})[0]
+
+
+def test_run_names_put_values_first():
+    assert short_overrides(["optimizer.ema=0.99", "optimizer.ema_warmup=False"]) == (
+        "ema=0.99 ema_warmup=False"
+    )
+    assert short_overrides(["a.lr=1", "b.lr=2", "optimizer=sgd", "+x.y=3"]) == (
+        "a.lr=1 b.lr=2 optimizer=sgd y=3"
+    )
+    assert short_overrides([]) == ""

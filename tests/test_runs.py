@@ -93,10 +93,20 @@ def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tm
     assert sorted(r.data.tags["job.num"] for r in children) == ["0", "1"]
     assert sorted(r.data.params["optimizer.learning_rate"] for r in children) == ["0.001", "0.003"]
     assert sorted(r.info.run_name for r in children) == [
-        "job 0: optimizer.learning_rate=0.001",
-        "job 1: optimizer.learning_rate=0.003",
+        "learning_rate=0.001 (job 0)",
+        "learning_rate=0.003 (job 1)",
     ]
     assert {r.info.status for r in runs} == {"FINISHED"}
+    # The parent says what was swept; the jobs differ in params only where they were swept.
+    parent = parents[0]
+    assert parent.info.run_name == "sweep: learning_rate (sweep)"
+    assert parent.data.params == {"sweep.optimizer.learning_rate": "1e-3,3e-3"}
+    first, second = (r.data.params for r in children)
+    assert {key for key in first if first[key] != second[key]} == {"optimizer.learning_rate"}
+    for child in children:
+        assert child.data.tags["paths.run_dir"].startswith(f"{tmp_path}/sweep/")
+        assert child.data.params["choice.optimizer"] == "adam"
+        assert child.data.params["derived.effective_batch_size"] == "16"
 
     # Reproducibility: the lr=1e-3 job repeats the debug run's config and seed: identical losses.
     debug_client, debug, _, _ = debug_run

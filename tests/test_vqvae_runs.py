@@ -119,6 +119,11 @@ def test_the_ablation_is_one_sweep_over_kind_and_restarts_with_a_child_each(tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     _, runs = runs_of(store, "vqvae")
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.run_name == "vqvae_ablation: kind × restart_after (sweep)"
+    assert parent.data.params == {
+        "sweep.model.quantizer.kind": "plain,ema",
+        "sweep.model.quantizer.restart_after": "null,100",
+    }
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in children)
     settings = {

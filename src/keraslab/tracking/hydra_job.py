@@ -1,4 +1,5 @@
-"""What Hydra knows about the current job: its overrides, job number and sweep folder."""
+"""What Hydra knows about the current job: its overrides, config-group choices, job number and
+sweep folder."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ class HydraJob:
     """The current job; outside a Hydra app (a test calling the library) everything is empty."""
 
     overrides: list[str] = field(default_factory=list)
+    choices: dict[str, str] = field(default_factory=dict)  # config group -> option, hydra/ excluded
     num: int | None = None
     sweep_dir: Path | None = None
     output_dir: Path | None = None
@@ -34,6 +36,11 @@ def current_job() -> HydraJob:
     multirun = hydra.mode == RunMode.MULTIRUN
     return HydraJob(
         overrides=list(hydra.overrides.task),
+        choices={
+            group: str(option)
+            for group, option in hydra.runtime.choices.items()
+            if not group.startswith("hydra/") and option is not None
+        },
         num=hydra.job.num if multirun else None,
         sweep_dir=Path(hydra.sweep.dir) if multirun else None,
         output_dir=Path(hydra.runtime.output_dir),

@@ -21,7 +21,7 @@ from keraslab.errors import InputError, TrackingError
 from keraslab.tracking.hydra_job import HydraJob, current_job
 from keraslab.tracking.interrupts import Uninterrupted
 from keraslab.tracking.outbox import Outbox
-from keraslab.tracking.params import chunks, flatten, split_long_values
+from keraslab.tracking.params import chunks, run_params, short_overrides, split_long_values
 
 REMOTE_SCHEMES = ("http://", "https://", "databricks")
 
@@ -133,7 +133,9 @@ class MlflowTracker:
             self.run_id = self._create_run(job)
         try:
             if not resume_run_id:
-                self.log_params(flatten(config))
+                params, tags = run_params(config, job.choices)
+                self.log_params(params)
+                self.set_tags(tags)
                 if job.output_dir is not None:
                     for name in ("config.yaml", "overrides.yaml"):
                         self.log_artifact(job.output_dir / ".hydra" / name, "hydra")
@@ -218,23 +220,26 @@ class MlflowTracker:
 
     def _create_run(self, job: HydraJob) -> str:
         tags = {**source_tags(), "hydra.overrides": " ".join(job.overrides)}
-        run_name = " ".join(job.overrides) or "default"
+        run_name = short_overrides(job.overrides) or "default"
         if job.is_multirun:
             tags["job.num"] = str(job.num)
             sweep = read_parent_file(job)
             if sweep:
                 tags["mlflow.parentRunId"] = sweep["run_id"]
                 swept = [o for o in job.overrides if o not in sweep["overrides"]]
-                run_name = f"job {job.num}: {' '.join(swept)}"
+                run_name = f"{short_overrides(swept) or 'no change'} (job {job.num})"
         return self.client.create_run(
             self._experiment_id(), tags=tags, run_name=run_name
         ).info.run_id
 
     def log_params(self, params: Mapping[str, str]) -> None:
+        self._log_params(self.run_id, params)
+
+    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
         from mlflow.entities import Param
 
         for chunk in chunks(split_long_values(params)):
-            self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in chunk.items()])
+            self.client.log_batch(run_id, params=[Param(k, v) for k, v in chunk.items()])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Queue ``metrics`` at ``step`` and send what is queued (see :class:`Outbox`)."""
@@ -265,8 +270,15 @@ class MlflowTracker:
         for key, value in tags.items():
             self.client.set_tag(self.run_id, key, value)
 
-    def start_parent(self, job: HydraJob) -> str:
-        """Create a sweep's parent run and record its id in the sweep folder for the jobs to read."""
+    def start_parent(self, job: HydraJob, swept: Mapping[str, str]) -> str:
+        """Create a sweep's parent run and record its id in the sweep folder for the jobs to read.
+
+        ``swept`` (key -> values, as Hydra writes them) becomes its params ``sweep.<key>``; its
+        name is the named experiment (or "sweep"), the swept keys and the sweep folder's name:
+        ``ema_ablation: ema × ema_warmup (07-07-55)``."""
+        label = job.choices.get("experiment") or "sweep"
+        keys = " × ".join(short_overrides(list(swept)).split())
+        when = f" ({job.sweep_dir.name})" if job.sweep_dir else ""
         run = self.client.create_run(
             self._experiment_id(),
             tags={
@@ -274,8 +286,9 @@ class MlflowTracker:
                 "sweep.dir": str(job.sweep_dir),
                 "hydra.overrides": " ".join(job.overrides),
             },
-            run_name=f"sweep {job.sweep_dir.name}" if job.sweep_dir else "sweep",
+            run_name=f"{label}: {keys}{when}" if keys else f"{label}{when}",
         )
+        self._log_params(run.info.run_id, {f"sweep.{key}": values for key, values in swept.items()})
         job.sweep_dir.mkdir(parents=True, exist_ok=True)
         job.parent_run_file.write_text(
             json.dumps({"run_id": run.info.run_id, "overrides": job.overrides})
@@ -312,7 +325,7 @@ class NullTracker:
     def log_text(self, text, name) -> None: ...
     def set_tags(self, tags) -> None: ...
 
-    def start_parent(self, job: HydraJob) -> None:
+    def start_parent(self, job: HydraJob, swept: Mapping[str, str]) -> None:
         return None
 
     def end_parent(self, run_id) -> None:

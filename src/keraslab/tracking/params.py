@@ -35,3 +35,37 @@ def chunks(params: Mapping[str, str], size: int = MAX_PARAMS_PER_BATCH) -> Itera
     items = sorted(params.items())
     for start in range(0, len(items), size):
         yield dict(items[start : start + size])
+
+
+PER_JOB_PREFIXES = ("paths.",)  # differ in every job of a sweep: tags, not compared params
+
+
+def run_params(
+    config: Mapping, choices: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A run's ``(params, tags)``: the flattened config, the config-group choices as
+    ``choice.<group>`` (``choice.optimizer = lookahead``) and derived values
+    (``derived.effective_batch_size`` = ``data.batch_size`` × ``optimizer.accum_steps``) are
+    params; the per-job paths (``paths.*``) are tags, so a sweep's jobs differ only in what was
+    swept."""
+    flat = flatten(config)
+    params = {k: v for k, v in flat.items() if not k.startswith(PER_JOB_PREFIXES)}
+    tags = {k: v for k, v in flat.items() if k.startswith(PER_JOB_PREFIXES)}
+    params.update({f"choice.{group}": option for group, option in choices.items()})
+    batch = config.get("data", {}).get("batch_size")
+    if isinstance(batch, int):
+        steps = config.get("optimizer", {}).get("accum_steps") or 1
+        params["derived.effective_batch_size"] = str(batch * steps)
+    return params, tags
+
+
+def short_overrides(overrides: list[str]) -> str:
+    """Overrides with each key cut to its last part, values first to the eye:
+    ``optimizer.ema=0.99 optimizer.ema_warmup=False`` -> ``ema=0.99 ema_warmup=False``. Keys
+    whose last parts coincide keep their full path."""
+    parts = [o.lstrip("+~").partition("=") for o in overrides]  # (key, "=", value)
+    lasts = [key.rsplit(".", 1)[-1] for key, _, _ in parts]
+    return " ".join(
+        f"{last if lasts.count(last) == 1 else key}{equals}{value}"
+        for (key, equals, value), last in zip(parts, lasts, strict=True)
+    )

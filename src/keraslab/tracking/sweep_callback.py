@@ -25,9 +25,11 @@ class MlflowSweepCallback(Callback):
 
         self._tracker = instantiate(config.logger)
         job = HydraJob(
-            overrides=list(config.hydra.overrides.task), sweep_dir=Path(config.hydra.sweep.dir)
+            overrides=list(config.hydra.overrides.task),
+            choices={"experiment": config.hydra.runtime.choices.get("experiment")},
+            sweep_dir=Path(config.hydra.sweep.dir),
         )
-        self._parent_run_id = self._tracker.start_parent(job)
+        self._parent_run_id = self._tracker.start_parent(job, sweep_definition(config))
         if self._parent_run_id:
             atexit.register(self._end_parent)
 
@@ -38,3 +40,21 @@ class MlflowSweepCallback(Callback):
         if self._parent_run_id:
             run_id, self._parent_run_id = self._parent_run_id, None
             self._tracker.end_parent(run_id)
+
+
+def sweep_definition(config: DictConfig) -> dict[str, str]:
+    """The swept keys and their values as written: the sweeper's ``params`` (a named
+    experiment's sweep) overridden by the command line (``lr=1e-3,3e-3`` sweeps, ``lr=1e-3``
+    pins)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    swept = {
+        str(key): str(values) for key, values in (config.hydra.sweeper.get("params") or {}).items()
+    }
+    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
+        key = override.get_key_element().lstrip("+~")
+        if override.is_sweep_override():
+            swept[key] = override.get_value_string()
+        else:  # one value on the command line: not swept
+            swept.pop(key, None)
+    return swept
