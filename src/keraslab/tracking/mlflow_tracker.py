@@ -24,6 +24,7 @@ from keraslab.tracking.outbox import Outbox
 from keraslab.tracking.params import chunks, run_params, short_overrides, split_long_values
 
 REMOTE_SCHEMES = ("http://", "https://", "databricks")
+EXPERIMENT_KIND, TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 class MlflowTracker:
@@ -100,14 +101,20 @@ class MlflowTracker:
         return self.experiment_id
 
     def _find_or_create_experiment(self) -> str:
+        """The experiment's id, created if need be, and marked as model training (the MLflow UI
+        otherwise opens an experiment without traces on its empty GenAI pages)."""
         experiment = self.client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
+            if experiment.tags.get(EXPERIMENT_KIND) is None:
+                self.client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, TRAINING)
             return experiment.experiment_id
         location = None
         if self.artifact_location and not self.tracking_uri.startswith(REMOTE_SCHEMES):
             location = Path(self.artifact_location).resolve().as_uri()
         try:
-            return self.client.create_experiment(self.experiment_name, artifact_location=location)
+            return self.client.create_experiment(
+                self.experiment_name, artifact_location=location, tags={EXPERIMENT_KIND: TRAINING}
+            )
         except Exception:  # another job of the same sweep created it first
             return self.client.get_experiment_by_name(self.experiment_name).experiment_id
 
