@@ -40,13 +40,14 @@ test: data  ## set up, then run the test suite (the JAX re-runs, then everything
 	KERAS_BACKEND=jax JAX_ENABLE_X64=1 $(PY) -m pytest -q tests/test_optimizers.py
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The UI for one person: one worker and no job runner (2 processes instead of 15).
+# For one person: one worker and no job runner (2 processes instead of 15).
+LIGHT := MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow
+
 ui: setup  ## the MLflow UI on 127.0.0.1 over the local store
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --workers 1 \
-		--host 127.0.0.1 --port $(PORT) --backend-store-uri $(STORE)
+	$(LIGHT) ui --workers 1 --host 127.0.0.1 --port $(PORT) --backend-store-uri $(STORE)
 
 server: setup  ## a tracking server on 127.0.0.1 (use with logger=mlflow_server)
-	$(VENV)/bin/mlflow server --host 127.0.0.1 --port $(PORT) --backend-store-uri $(STORE) \
+	$(LIGHT) server --workers 1 --host 127.0.0.1 --port $(PORT) --backend-store-uri $(STORE) \
 		--artifacts-destination $(CURDIR)/outputs/mlartifacts
 
 lint: setup

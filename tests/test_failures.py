@@ -132,7 +132,10 @@ def start_server(port: int, folder) -> subprocess.Popen:
             f"sqlite:///{folder}/mlflow.db",
             "--artifacts-destination",
             str(folder / "artifacts"),
+            "--workers",
+            "1",
         ],
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job runner
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

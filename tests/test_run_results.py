@@ -6,7 +6,7 @@ import pytest
 from keraslab.errors import ConfigError
 from keraslab.run_results import best_values, optimized_metric
 from keraslab.tasks import ClassificationTask, Task
-from keraslab.tracking.keras_callback import tracked_name
+from keraslab.tracking.metric_names import tracked_name
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,18 @@ def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tm
     parent = parents[0]
     assert parent.info.run_name == "sweep: learning_rate (sweep)"
     assert parent.data.params == {"sweep.optimizer.learning_rate": "1e-3,3e-3"}
+    # ... and, once the jobs are done, compares them (comparison.md is the description).
+    best = max(r.data.metrics["best_valid_accuracy"] for r in children)
+    summary = client.get_run(parent.info.run_id).data
+    assert summary.metrics["best_job.best_valid_accuracy"] == best
+    assert summary.tags["mlflow.note.content"].startswith(parent.info.run_name)
+    assert (tmp_path / "sweep" / "comparison" / "comparison.md").read_text(
+        encoding="utf-8"
+    ).strip() == summary.tags["mlflow.note.content"]
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")} == {
+        "comparison/comparison.md",
+        "comparison/comparison.png",
+    }
     first, second = (r.data.params for r in children)
     assert {key for key in first if first[key] != second[key]} == {"optimizer.learning_rate"}
     for child in children:

@@ -68,7 +68,7 @@ def _train_and_evaluate(
     # Keras (and TensorFlow) load only once the data has been read and checked.
     from keraslab.evaluation import scored_checkpoint, split_results
     from keraslab.optimizers import update_count
-    from keraslab.run_results import best_values, summary
+    from keraslab.run_results import best_values, result_base, summary
     from keraslab.tracking.keras_callback import TrackerCallback
     from keraslab.training.seeding import seed_everything
 
@@ -80,6 +80,10 @@ def _train_and_evaluate(
         model = task.build_model(data)
         task.compile(model, instantiate_section(cfg, "optimizer"), trainer.jit_compile)
     monitor, objective = _targets(cfg, task, data, trainer, model, resume)
+    objective_mode = task.metric_modes.get(result_base(objective), monitor[1])
+    tracker.set_tags(
+        {"monitor": monitor[0], "objective": objective, "objective_mode": objective_mode}
+    )
     tracker.log_text(_model_summary(model), "model_summary.txt")
 
     loader = instantiate_section(cfg, "loader")

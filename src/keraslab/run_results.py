@@ -7,7 +7,7 @@ from pathlib import Path
 
 from keraslab.errors import ConfigError
 from keraslab.tasks.task import VALID_PREFIX, base_metric
-from keraslab.tracking.keras_callback import tracked_name
+from keraslab.tracking.metric_names import tracked_name
 
 SPLIT_EMA = "ema"
 
@@ -15,6 +15,14 @@ SPLIT_EMA = "ema"
 def best_name(monitor: str) -> str:
     """``val_f1`` -> ``best_valid_f1``: the result holding a metric's best epoch."""
     return f"best_{tracked_name(monitor)}"
+
+
+def result_base(name: str) -> str:
+    """``best_valid_ema_accuracy``, ``test_accuracy`` -> ``accuracy``: the task metric a result
+    is of."""
+    for prefix in ("best_", "valid_", "test_", "ema_"):
+        name = name.removeprefix(prefix)
+    return name
 
 
 def best_values(

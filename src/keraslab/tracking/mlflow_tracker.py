@@ -302,6 +302,18 @@ class MlflowTracker:
         )
         return run.info.run_id
 
+    def summarise_parent(self, run_id: str, folder: Path) -> str | None:
+        """Publish the sweep's comparison (:mod:`keraslab.tracking.comparison`) into ``folder``
+        and onto the parent run; returns its table as text, None when no job made a run."""
+        from keraslab.tracking.comparison import load_comparison, publish
+
+        try:
+            comparison = load_comparison(self.client, run_id)
+        except LookupError:
+            return None
+        publish(self.client, comparison, folder)
+        return comparison.text()
+
     def end_parent(self, run_id: str) -> str:
         """End the parent FAILED if a child failed, KILLED if one was killed, else FINISHED."""
         children = self.client.search_runs(
@@ -333,6 +345,9 @@ class NullTracker:
     def set_tags(self, tags) -> None: ...
 
     def start_parent(self, job: HydraJob, swept: Mapping[str, str]) -> None:
+        return None
+
+    def summarise_parent(self, run_id, folder) -> None:
         return None
 
     def end_parent(self, run_id) -> None:

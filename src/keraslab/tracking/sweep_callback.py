@@ -3,7 +3,8 @@
 ``on_multirun_start`` creates the parent and writes its id into the sweep folder; each job reads
 it from there (see :class:`~keraslab.tracking.mlflow_tracker.MlflowTracker.run`), so this works
 with any launcher, including out-of-process ones. The parent ends when the sweep ends, or, when
-a failed job makes Hydra exit early, at interpreter exit, with a status derived from its children.
+a failed job makes Hydra exit early, at interpreter exit, with a status derived from its children;
+first the jobs' comparison is printed, written to ``<sweep dir>/comparison/`` and logged to it.
 """
 
 import atexit
@@ -19,6 +20,7 @@ class MlflowSweepCallback(Callback):
     def __init__(self) -> None:
         self._tracker = None
         self._parent_run_id: str | None = None
+        self._sweep_dir: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from hydra.utils import instantiate
@@ -29,6 +31,7 @@ class MlflowSweepCallback(Callback):
             choices={"experiment": config.hydra.runtime.choices.get("experiment")},
             sweep_dir=Path(config.hydra.sweep.dir),
         )
+        self._sweep_dir = job.sweep_dir
         self._parent_run_id = self._tracker.start_parent(job, sweep_definition(config))
         if self._parent_run_id:
             atexit.register(self._end_parent)
@@ -39,6 +42,9 @@ class MlflowSweepCallback(Callback):
     def _end_parent(self) -> None:
         if self._parent_run_id:
             run_id, self._parent_run_id = self._parent_run_id, None
+            table = self._tracker.summarise_parent(run_id, self._sweep_dir / "comparison")
+            if table:
+                print(table, flush=True)
             self._tracker.end_parent(run_id)
 
 

@@ -1,0 +1,216 @@
+"""A sweep's jobs side by side: what each swept, its objective and its test scores.
+
+The parent run of a sweep holds the sweep's definition (params ``sweep.<key>``); each child
+holds its params and, as tags, the metric it returns (``objective``, with ``objective_mode``)
+and its validation monitor. :func:`load_comparison` reads them into a :class:`Comparison`,
+rows sorted best first by the objective; :func:`publish` writes it as Markdown and a PNG
+(the objective per job, and each job's monitored validation metric per epoch), logs both to
+the parent run with the table as the parent's description, and the best child's value as the
+parent's metric ``best_job.<objective>``.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keraslab.tracking.hydra_job import PARENT_RUN_FILE
+from keraslab.tracking.metric_names import tracked_name
+
+NOTE_TAG = "mlflow.note.content"  # the run description the MLflow UI shows and edits
+
+
+@dataclass
+class Row:
+    run_id: str
+    job: str
+    status: str
+    swept: dict[str, str]
+    objective: float
+    tests: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Comparison:
+    parent_id: str
+    parent_name: str
+    swept: list[str]
+    objective: str
+    mode: str
+    monitor: str | None
+    rows: list[Row]
+
+    @property
+    def best(self) -> Row | None:
+        finite = [row for row in self.rows if math.isfinite(row.objective)]
+        return finite[0] if finite else None
+
+    @property
+    def tests(self) -> list[str]:
+        return sorted({name for row in self.rows for name in row.tests})
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """Header and cells: job, each swept key, the objective (best marked ``*``), tests."""
+        header = ["job", *self.swept, f"{self.objective} ({self.mode})", *self.tests, "status"]
+        best = self.best
+        cells = [
+            [
+                row.job,
+                *(row.swept.get(key, "") for key in self.swept),
+                _number(row.objective) + (" *" if row is best else ""),
+                *(_number(row.tests[name]) if name in row.tests else "" for name in self.tests),
+                row.status,
+            ]
+            for row in self.rows
+        ]
+        return header, cells
+
+    def text(self) -> str:
+        header, cells = self.table()
+        widths = [max(len(c) for c in column) for column in zip(header, *cells, strict=True)]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))
+            for line in [header, ["-" * w for w in widths], *cells]
+        ]
+        return "\n".join([f"{self.parent_name} ({self.parent_id}), best marked *", *lines])
+
+    def markdown(self) -> str:
+        header, cells = self.table()
+        rows = [[c.replace(" *", " **best**") for c in line] for line in cells]
+        return "\n".join(
+            [
+                f"{self.parent_name}: {len(self.rows)} jobs, sorted by {self.objective} "
+                f"({self.mode})",
+                "",
+                "| " + " | ".join(header) + " |",
+                "| " + " | ".join("---" for _ in header) + " |",
+                *("| " + " | ".join(line) + " |" for line in rows),
+            ]
+        )
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else "nan"
+
+
+def find_parent(client, target: str) -> str:
+    """The parent run id that ``target`` names: a sweep folder (its parent-run file), a run id,
+    or an experiment name (its latest sweep)."""
+    folder = Path(target)
+    if (folder / PARENT_RUN_FILE).is_file():
+        return json.loads((folder / PARENT_RUN_FILE).read_text())["run_id"]
+    experiment = client.get_experiment_by_name(target)
+    if experiment is not None:
+        children = client.search_runs(
+            [experiment.experiment_id],
+            filter_string="tags.mlflow.parentRunId != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if children:
+            return children[0].data.tags["mlflow.parentRunId"]
+        raise LookupError(f"experiment {target!r} has no sweep (no run with children)")
+    try:
+        return client.get_run(target).info.run_id
+    except Exception as error:  # MlflowException: no such run
+        raise LookupError(
+            f"{target!r} is not a sweep folder (no {PARENT_RUN_FILE}), an experiment name or a "
+            "run id in this store"
+        ) from error
+
+
+def load_comparison(client, parent_id: str) -> Comparison:
+    parent = client.get_run(parent_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
+    if not children:
+        raise LookupError(f"run {parent_id} has no child runs: it is not a sweep's parent")
+    swept = [k.removeprefix("sweep.") for k in sorted(parent.data.params) if k.startswith("sweep.")]
+    if not swept:  # a sweep from before the definition was logged: what differs
+        keys = {key for child in children for key in child.data.params}
+        swept = sorted(
+            k
+            for k in keys
+            if len({c.data.params.get(k) for c in children}) > 1 and not k.startswith("paths.")
+        )
+    tags = children[0].data.tags
+    objective = tags.get("objective", "")
+    mode = tags.get("objective_mode", "max")
+    rows = [
+        Row(
+            run_id=child.info.run_id,
+            job=child.data.tags.get("job.num", ""),
+            status=child.info.status,
+            swept={key: child.data.params.get(key, "") for key in swept},
+            objective=child.data.metrics.get(objective, math.nan),
+            tests={k: v for k, v in child.data.metrics.items() if k.startswith("test_")},
+        )
+        for child in children
+    ]
+    sign = -1 if mode == "max" else 1
+    rows.sort(key=lambda r: (not math.isfinite(r.objective), sign * _finite(r.objective)))
+    return Comparison(
+        parent_id,
+        parent.info.run_name,
+        swept,
+        objective,
+        mode,
+        tags.get("monitor"),
+        rows,
+    )
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+def save_plot(client, comparison: Comparison, path: Path) -> Path:
+    """Left: the objective per job (best first); right: each job's monitored validation
+    metric per epoch (x: optimizer updates)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4))
+    labels = [" ".join(f"{v}" for v in row.swept.values()) or row.job for row in comparison.rows]
+    bars.barh(range(len(labels)), [_finite(row.objective) for row in comparison.rows])
+    bars.set_yticks(range(len(labels)), labels)
+    bars.invert_yaxis()
+    bars.set_xlabel(comparison.objective)
+    if comparison.monitor:
+        name = tracked_name(comparison.monitor)
+        for row, label in zip(comparison.rows, labels, strict=True):
+            history = client.get_metric_history(row.run_id, name)
+            history = sorted(history, key=lambda m: m.step)
+            curves.plot(
+                [m.step for m in history], [m.value for m in history], marker="o", label=label
+            )
+        curves.set_xlabel("optimizer updates")
+        curves.set_ylabel(name)
+        curves.legend(fontsize="small")
+    figure.suptitle(comparison.parent_name)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def publish(client, comparison: Comparison, folder: Path) -> list[Path]:
+    """``comparison.md`` and ``comparison.png`` in ``folder``, logged to the parent run; the
+    table becomes the parent's description; the best job's value is the parent's metric
+    ``best_job.<objective>``, its run id the tag ``best_job.run_id``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = folder / "comparison.md"
+    table.write_text(comparison.markdown() + "\n", encoding="utf-8")
+    plot = save_plot(client, comparison, folder / "comparison.png")
+    for path in (table, plot):
+        client.log_artifact(comparison.parent_id, str(path), "comparison")
+    client.set_tag(comparison.parent_id, NOTE_TAG, comparison.markdown())
+    best = comparison.best
+    if best is not None:
+        client.log_metric(comparison.parent_id, f"best_job.{comparison.objective}", best.objective)
+        client.set_tag(comparison.parent_id, "best_job.run_id", best.run_id)
+    return [table, plot]

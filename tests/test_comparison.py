@@ -1,0 +1,102 @@
+"""A sweep's comparison from a store made by hand: rows sorted by the objective in its
+direction, the best marked, the table as text and Markdown, the PNG, the parent's description
+and best-job metric; the parent found from a sweep folder, an experiment or a run id; and
+``scripts/compare.py`` end to end."""
+
+import json
+
+import matplotlib.pyplot as plt
+import pytest
+from conftest import run_script
+from mlflow import MlflowClient
+
+from keraslab.tracking.comparison import NOTE_TAG, find_parent, load_comparison, publish
+from keraslab.tracking.hydra_job import PARENT_RUN_FILE
+
+JOBS = {  # job -> (learning rate, best valid loss, test loss, valid loss per epoch)
+    "0": ("0.1", 0.50, 0.55, [0.9, 0.5]),
+    "1": ("0.01", 0.30, 0.35, [0.6, 0.3]),
+    "2": ("0.001", 0.40, 0.42, [0.7, 0.4]),
+}
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """A parent with three children as a sweep over the learning rate leaves them."""
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(store)
+    experiment = client.create_experiment("toy")
+    parent = client.create_run(experiment, run_name="toy: learning_rate (sweep)").info.run_id
+    client.log_param(parent, "sweep.optimizer.learning_rate", "0.1,0.01,0.001")
+    for job, (rate, best, test, curve) in JOBS.items():
+        tags = {
+            "mlflow.parentRunId": parent,
+            "job.num": job,
+            "objective": "best_valid_loss",
+            "objective_mode": "min",
+            "monitor": "val_loss",
+        }
+        child = client.create_run(experiment, tags=tags).info.run_id
+        client.log_param(child, "optimizer.learning_rate", rate)
+        client.log_param(child, "seed", "0")
+        client.log_metric(child, "best_valid_loss", best)
+        client.log_metric(child, "test_loss", test)
+        for epoch, value in enumerate(curve, start=1):
+            client.log_metric(child, "valid_loss", value, step=10 * epoch)
+        client.set_terminated(child)
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / PARENT_RUN_FILE).write_text(json.dumps({"run_id": parent}))
+    return client, store, parent, tmp_path
+
+
+def test_rows_are_sorted_by_the_objective_and_the_best_is_marked(sweep):
+    client, _, parent, _ = sweep
+    comparison = load_comparison(client, parent)
+    assert comparison.swept == ["optimizer.learning_rate"]
+    assert [row.job for row in comparison.rows] == ["1", "2", "0"]  # loss: lowest first
+    assert comparison.best.swept == {"optimizer.learning_rate": "0.01"}
+    assert comparison.markdown().splitlines()[2:] == [
+        "| job | optimizer.learning_rate | best_valid_loss (min) | test_loss | status |",
+        "| --- | --- | --- | --- | --- |",
+        "| 1 | 0.01 | 0.3000 **best** | 0.3500 | FINISHED |",
+        "| 2 | 0.001 | 0.4000 | 0.4200 | FINISHED |",
+        "| 0 | 0.1 | 0.5000 | 0.5500 | FINISHED |",
+    ]
+    assert "0.3000 *" in comparison.text()
+
+
+def test_publish_logs_the_table_plot_description_and_best_value_to_the_parent(sweep):
+    client, _, parent, tmp_path = sweep
+    comparison = load_comparison(client, parent)
+    table, plot = publish(client, comparison, tmp_path / "out")
+    assert table.read_text(encoding="utf-8").strip() == comparison.markdown()
+    assert plt.imread(plot).shape[:2] == (400, 1200)
+    run = client.get_run(parent)
+    assert run.data.tags[NOTE_TAG] == comparison.markdown()
+    assert run.data.metrics["best_job.best_valid_loss"] == pytest.approx(0.30)
+    assert run.data.tags["best_job.run_id"] == comparison.best.run_id
+    logged = {a.path for a in client.list_artifacts(parent, "comparison")}
+    assert logged == {"comparison/comparison.md", "comparison/comparison.png"}
+
+
+def test_the_parent_is_found_from_a_folder_an_experiment_or_its_id(sweep):
+    client, _, parent, tmp_path = sweep
+    assert find_parent(client, str(tmp_path / "sweep")) == parent
+    assert find_parent(client, "toy") == parent
+    assert find_parent(client, parent) == parent
+    with pytest.raises(LookupError, match="'nothing' is not a sweep folder"):
+        find_parent(client, "nothing")
+
+
+def test_compare_script_prints_the_table_and_writes_its_files(sweep):
+    _, store, _, tmp_path = sweep
+    result = run_script(
+        [str(tmp_path / "sweep"), "--tracking-uri", store, "--out", str(tmp_path / "cmp")],
+        script="compare.py",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[3].split() == ["1", "0.01", "0.3000", "*", "0.3500", "FINISHED"]
+    assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
+    missing = run_script(["nothing", "--tracking-uri", store], script="compare.py")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: 'nothing' is not")
