@@ -1,5 +1,6 @@
 """End to end through scripts/run.py: MLflow runs, sweeps, failures, reproducibility, bad input."""
 
+import getpass
 import re
 import signal
 import subprocess
@@ -27,6 +28,8 @@ def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
     for name in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "epoch"):
         assert [m.step for m in client.get_metric_history(run.info.run_id, name)] == [6, 12], name
     assert {"test_loss", "test_accuracy", "best_valid_accuracy"} <= set(run.data.metrics)
+    assert run.data.tags["mlflow.source.name"] == "scripts/run.py"
+    assert run.data.tags["mlflow.user"] == getpass.getuser()
     experiment = client.get_experiment(run.info.experiment_id)  # the UI opens its runs page
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 

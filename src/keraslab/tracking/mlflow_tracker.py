@@ -377,7 +377,11 @@ def _process_exists(pid: int) -> bool:
 
 
 def source_tags() -> dict[str, str]:
-    """Git commit and dirty flag, keras backend and version, and :func:`process_tags`."""
+    """Git commit and dirty flag, the script and user (MLflow's source columns), keras backend
+    and version, and :func:`process_tags`."""
+    import getpass
+    import sys
+
     import keras
 
     commit = _git("rev-parse", "HEAD")
@@ -386,10 +390,20 @@ def source_tags() -> dict[str, str]:
         "git.commit": commit or "unknown",
         "mlflow.source.git.commit": commit or "unknown",
         "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "mlflow.source.name": _script_name(sys.argv[0]),
+        "mlflow.source.type": "LOCAL",
+        "mlflow.user": getpass.getuser(),
         "keras.backend": keras.backend.backend(),
         "keras.version": keras.__version__,
         **process_tags(),
     }
+
+
+def _script_name(path: str) -> str:
+    """``/work/keraslab/scripts/run.py`` -> ``scripts/run.py`` (relative to the project)."""
+    root = Path(os.environ.get("KERASLAB_ROOT") or "/").resolve()
+    script = Path(path).resolve()
+    return str(script.relative_to(root)) if script.is_relative_to(root) else script.name
 
 
 def _git(*args: str) -> str | None:
