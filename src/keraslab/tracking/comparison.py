@@ -149,7 +149,13 @@ def load_comparison(client, parent_id: str) -> Comparison:
         for child in children
     ]
     sign = -1 if mode == "max" else 1
-    rows.sort(key=lambda r: (not math.isfinite(r.objective), sign * _finite(r.objective)))
+    rows.sort(
+        key=lambda r: (
+            not math.isfinite(r.objective),
+            sign * _finite(r.objective),
+            int(r.job) if r.job.isdigit() else math.inf,
+        )
+    )
     return Comparison(
         parent_id,
         parent.info.run_name,

@@ -49,6 +49,8 @@ class Uninterrupted:
         self._target = target
 
     def __getattr__(self, name):
+        if name == "_target":  # not set yet: an instance being unpickled
+            raise AttributeError(name)
         attribute = getattr(self._target, name)
         if not callable(attribute):
             return attribute

@@ -22,6 +22,11 @@ class MlflowSweepCallback(Callback):
         self._parent_run_id: str | None = None
         self._sweep_dir: Path | None = None
 
+    def __getstate__(self) -> dict:
+        """What a launcher's worker process gets (the joblib launcher pickles the callbacks
+        with each job): no tracker and no parent to end, which stay with the sweep's process."""
+        return {**self.__dict__, "_tracker": None, "_parent_run_id": None}
+
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from hydra.utils import instantiate
 
