@@ -1,4 +1,5 @@
-"""PNG files a run logs: a grid of images, and a bar chart of how often each code was chosen."""
+"""PNG files a run logs: a grid of images, a bar chart of how often each code was chosen, and
+the shared pieces for any figure (headless pyplot, saving a figure)."""
 
 from collections.abc import Mapping
 from pathlib import Path
@@ -6,13 +7,29 @@ from pathlib import Path
 import numpy as np
 
 
-def save_grid(path: Path, rows: list[np.ndarray], scale: int = 4) -> Path:
-    """``rows`` of (N, H, W, C) images in [0, 1] (clipped), one grid row each, 2-pixel white
-    gaps, every pixel ``scale`` × ``scale``; grey images (C = 1) are drawn grey."""
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: Path) -> Path:
+    """Lay ``figure`` out, write it to ``path`` (folders made) at 100 dpi and free it."""
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    pyplot().close(figure)
+    return path
+
+
+def save_grid(path: Path, rows: list[np.ndarray], scale: int = 4) -> Path:
+    """``rows`` of (N, H, W, C) images in [0, 1] (clipped), one grid row each, 2-pixel white
+    gaps, every pixel ``scale`` × ``scale``; grey images (C = 1) are drawn grey."""
+    plt = pyplot()
 
     count, height, width, channels = rows[0].shape
     gap = 2
@@ -32,10 +49,7 @@ def save_grid(path: Path, rows: list[np.ndarray], scale: int = 4) -> Path:
 def save_usage_histogram(path: Path, panels: Mapping[str, np.ndarray]) -> Path:
     """A panel per entry of ``panels`` (title -> counts), a bar per code: how many times it was
     chosen, codes sorted from most to least used."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(len(panels), 1, figsize=(8, 3 * len(panels)), squeeze=False)
     for axis, (title, counts) in zip(axes[:, 0], panels.items(), strict=True):
@@ -44,8 +58,4 @@ def save_usage_histogram(path: Path, panels: Mapping[str, np.ndarray]) -> Path:
         axis.set_xlabel("code, most used first")
         axis.set_ylabel("times chosen")
         axis.set_title(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -174,12 +174,9 @@ def _finite(value: float) -> float:
 def save_plot(client, comparison: Comparison, path: Path) -> Path:
     """Left: the objective per job (best first); right: each job's monitored validation
     metric per epoch (x: optimizer updates)."""
-    import matplotlib
+    from keraslab.image_files import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4))
+    figure, (bars, curves) = pyplot().subplots(1, 2, figsize=(12, 4))
     labels = [" ".join(f"{v}" for v in row.swept.values()) or row.job for row in comparison.rows]
     bars.barh(range(len(labels)), [_finite(row.objective) for row in comparison.rows])
     bars.set_yticks(range(len(labels)), labels)
@@ -197,11 +194,7 @@ def save_plot(client, comparison: Comparison, path: Path) -> Path:
         curves.set_ylabel(name)
         curves.legend(fontsize="small")
     figure.suptitle(comparison.parent_name)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def publish(client, comparison: Comparison, folder: Path) -> list[Path]:
