@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PORT ?= 5000
 STORE := sqlite:///$(CURDIR)/outputs/mlflow.db
 
-.PHONY: setup data run test ui server lint clean
+.PHONY: setup data browser run test ui server lint clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,14 @@ $(STAMP): pyproject.toml
 data: setup
 	$(PY) -m keraslab.data.prepare --mirror $(MIRROR) --dest data
 
+# The browser test drives Debian's chromium through Playwright (its own browser download cannot
+# work here): installed with apt-get when it is missing (as root, or through sudo).
+browser:
+	@command -v chromium >/dev/null || { \
+		as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		$$as_root apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq chromium >/dev/null; }
+
 run: data  ## set up, then run the default experiment (pass overrides with ARGS="...")
 	$(PY) scripts/run.py $(ARGS)
 
@@ -35,7 +43,7 @@ JAX_TESTS := tests/test_bert.py tests/test_triple_model.py tests/test_vector_qua
 	'tests/test_vqvae_wrappers.py::test_a_vqvae_trains_under_the_option[weight_ema]' \
 	'tests/test_vqvae_wrappers.py::test_a_vqvae_trains_under_the_option[accumulation]'
 
-test: data  ## set up, then run the test suite (the JAX re-runs, then everything on TensorFlow)
+test: data browser  ## set up, then run the test suite (the JAX re-runs, then everything on TensorFlow)
 	KERAS_BACKEND=jax $(PY) -m pytest -q $(JAX_TESTS)
 	KERAS_BACKEND=jax JAX_ENABLE_X64=1 $(PY) -m pytest -q tests/test_optimizers.py
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ and best-job metric; the parent found from a sweep folder, an experiment or a ru
 ``scripts/compare.py`` end to end."""
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
@@ -76,7 +77,22 @@ def test_publish_logs_the_table_plot_description_and_best_value_to_the_parent(sw
     assert run.data.metrics["best_job.best_valid_loss"] == pytest.approx(0.30)
     assert run.data.tags["best_job.run_id"] == comparison.best.run_id
     logged = {a.path for a in client.list_artifacts(parent, "comparison")}
-    assert logged == {"comparison/comparison.md", "comparison/comparison.png"}
+    assert logged == {
+        "comparison/comparison.md",
+        "comparison/comparison.png",
+        "comparison/comparison.json",
+    }
+    logged = Path(client.download_artifacts(parent, "comparison/comparison.json", tmp_path))
+    logged_table = json.loads(logged.read_text())
+    columns = {
+        name: list(column)
+        for name, column in zip(
+            logged_table["columns"], zip(*logged_table["data"], strict=True), strict=True
+        )
+    }
+    assert columns["job"] == ["1", "2", "0"]
+    assert columns["best_valid_loss"] == pytest.approx([0.30, 0.40, 0.50])
+    assert columns["optimizer.learning_rate"] == ["0.01", "0.001", "0.1"]
 
 
 def test_the_parent_is_found_from_a_folder_an_experiment_or_its_id(sweep):
@@ -100,3 +116,18 @@ def test_compare_script_prints_the_table_and_writes_its_files(sweep):
     assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 1000
     missing = run_script(["nothing", "--tracking-uri", store], script="compare.py")
     assert missing.returncode == 2 and missing.stderr.startswith("error: 'nothing' is not")
+
+
+def test_a_swept_config_group_shows_the_choice_each_job_made(sweep):
+    client, _, parent, _ = sweep
+    client.log_param(parent, "sweep.optimizer", "adam,lookahead")
+    children = client.search_runs(
+        [client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+    )
+    for child in children:
+        choice = "lookahead" if child.data.tags["job.num"] == "1" else "adam"
+        client.log_param(child.info.run_id, "choice.optimizer", choice)
+    comparison = load_comparison(client, parent)
+    assert comparison.swept == ["optimizer", "optimizer.learning_rate"]
+    assert [row.swept["optimizer"] for row in comparison.rows] == ["lookahead", "adam", "adam"]

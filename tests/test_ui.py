@@ -1,21 +1,11 @@
 """`make ui` is light: the MLflow UI on 127.0.0.1 with one worker and no job runner."""
 
 import os
-import signal
 import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from ui_server import make_ui
 
 
 def descendants(pid: int) -> list[int]:
@@ -55,31 +45,12 @@ def listening_addresses(port: int) -> set[str]:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
-def test_make_ui_serves_on_localhost_with_one_worker_and_no_job_runner(tmp_path):
-    port = free_port()
-    process = subprocess.Popen(
-        ["make", "-s", "ui", f"PORT={port}"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline, ready = time.monotonic() + 120, False
-        while time.monotonic() < deadline and not ready:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as page:
-                    ready = page.status == 200
-            except OSError:
-                time.sleep(0.5)
-        assert ready, "the UI did not answer within 120 s"
+def test_make_ui_serves_on_localhost_with_one_worker_and_no_job_runner():
+    with make_ui() as (port, pid):
         pythons = [
-            pid
-            for pid in descendants(process.pid)
-            if b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            child
+            for child in descendants(pid)
+            if b"python" in Path(f"/proc/{child}/cmdline").read_bytes()
         ]
         assert len(pythons) == 2, "the mlflow command and one uvicorn worker, nothing else"
         assert listening_addresses(port) == {"127.0.0.1"}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)

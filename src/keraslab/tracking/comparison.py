@@ -65,6 +65,18 @@ class Comparison:
         ]
         return header, cells
 
+    def columns(self) -> dict[str, list]:
+        """The table as columns of raw values (numbers stay numbers), for ``log_table``."""
+        columns: dict[str, list] = {
+            "job": [row.job for row in self.rows],
+            **{key: [row.swept.get(key, "") for row in self.rows] for key in self.swept},
+            self.objective: [row.objective for row in self.rows],
+            **{name: [row.tests.get(name, math.nan) for row in self.rows] for name in self.tests},
+            "status": [row.status for row in self.rows],
+            "run_id": [row.run_id for row in self.rows],
+        }
+        return columns
+
     def text(self) -> str:
         header, cells = self.table()
         widths = [max(len(c) for c in column) for column in zip(header, *cells, strict=True)]
@@ -142,7 +154,7 @@ def load_comparison(client, parent_id: str) -> Comparison:
             run_id=child.info.run_id,
             job=child.data.tags.get("job.num", ""),
             status=child.info.status,
-            swept={key: child.data.params.get(key, "") for key in swept},
+            swept={key: swept_value(child.data.params, key) for key in swept},
             objective=child.data.metrics.get(objective, math.nan),
             tests={k: v for k, v in child.data.metrics.items() if k.startswith("test_")},
         )
@@ -165,6 +177,12 @@ def load_comparison(client, parent_id: str) -> Comparison:
         tags.get("monitor"),
         rows,
     )
+
+
+def swept_value(params: dict[str, str], key: str) -> str:
+    """A job's value of a swept key: the param itself, or for a config group
+    (``optimizer=adam,lookahead``) the choice it logged as ``choice.<group>``."""
+    return params.get(key, params.get(f"choice.{key}", ""))
 
 
 def _finite(value: float) -> float:
@@ -198,7 +216,8 @@ def save_plot(client, comparison: Comparison, path: Path) -> Path:
 
 
 def publish(client, comparison: Comparison, folder: Path) -> list[Path]:
-    """``comparison.md`` and ``comparison.png`` in ``folder``, logged to the parent run; the
+    """``comparison.md`` and ``comparison.png`` in ``folder``, logged to the parent run with the
+    table as an MLflow table (``comparison/comparison.json``, the UI's evaluation view); the
     table becomes the parent's description; the best job's value is the parent's metric
     ``best_job.<objective>``, its run id the tag ``best_job.run_id``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,6 +226,7 @@ def publish(client, comparison: Comparison, folder: Path) -> list[Path]:
     plot = save_plot(client, comparison, folder / "comparison.png")
     for path in (table, plot):
         client.log_artifact(comparison.parent_id, str(path), "comparison")
+    client.log_table(comparison.parent_id, comparison.columns(), "comparison/comparison.json")
     client.set_tag(comparison.parent_id, NOTE_TAG, comparison.markdown())
     best = comparison.best
     if best is not None:
