@@ -52,3 +52,44 @@ def test_a_ctrl_c_inside_a_metric_write_lets_it_finish_and_the_run_ends_killed(
     run = MlflowClient(tracking_uri).get_run(tracker.run_id)
     assert run.info.status == "KILLED"
     assert run.data.metrics == {"loss": 0.5}
+
+
+def test_a_ctrl_c_after_an_epochs_checkpoint_waits_until_the_epoch_is_tracked():
+    """The Ctrl-C test's flake, made certain: an interrupt right after the checkpoint callbacks
+    used to end the run before the tracking callback sent that epoch's step metrics, and the
+    resumed run, starting after the checkpointed epoch, never sent them."""
+    import keras
+    import numpy as np
+
+    from keraslab.training.callbacks import EpochEndHold
+
+    events = []
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(f"checkpoint {epoch}")
+            ctrl_c()
+
+    class Tracking(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            events.append(f"begin {epoch}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(f"tracked {epoch}")
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    hold = EpochEndHold()
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            model.fit(
+                np.ones((4, 2)),
+                np.ones((4, 1)),
+                epochs=3,
+                verbose=0,
+                callbacks=[hold.begin, Checkpoint(), Tracking(), hold.end],
+            )
+        finally:
+            hold.release()
+    assert events == ["begin 0", "checkpoint 0", "tracked 0"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -80,3 +80,36 @@ def _link(source: Path, name: Path) -> None:
         os.link(source, name)
     except OSError:
         shutil.copyfile(source, name)
+
+
+class EpochEndHold:
+    """Ctrl-C held back from an epoch's checkpoints until the callbacks after them (tracking)
+    have sent the epoch: an interrupt between the two would leave a checkpoint whose epoch's
+    step metrics were never sent, and the resumed run starts after that epoch. ``begin`` goes
+    before the checkpoints, ``end`` after the last callback; :meth:`release` (in a ``finally``)
+    hands back the handler if the epoch never reached ``end``."""
+
+    def __init__(self) -> None:
+        from contextlib import ExitStack
+
+        self._held = ExitStack()
+        self.begin = _OnEpochEnd(self._hold)
+        self.end = _OnEpochEnd(self.release)
+
+    def _hold(self) -> None:
+        from keraslab.tracking.interrupts import interrupts_deferred
+
+        self._held.enter_context(interrupts_deferred())
+
+    def release(self) -> None:
+        """Restore Ctrl-C; one that came while held is raised now."""
+        self._held.close()
+
+
+class _OnEpochEnd(keras.callbacks.Callback):
+    def __init__(self, action) -> None:
+        super().__init__()
+        self._action = action
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._action()

@@ -26,7 +26,8 @@ class Trainer:
     the optimizer learns the epoch's batch sizes, so a short last batch counts for its size.
     A non-finite loss or weight stops the run first (:class:`FiniteGuard`); then callbacks that
     compute metrics (the task's, EMA validation) run before the checkpoints, and the checkpoints
-    before the caller's callbacks (tracking), so each sees the whole epoch's logs.
+    before the caller's callbacks (tracking), so each sees the whole epoch's logs; Ctrl-C waits
+    from the checkpoints to the end of the epoch's tracking (:class:`EpochEndHold`).
     """
 
     config_checks: ClassVar[dict[str, Check]] = {
@@ -88,7 +89,7 @@ class Trainer:
         ``monitor`` is ``(metric, mode)``; ``resume_state`` goes on from an earlier run."""
         from keraslab.loaders.keras_input import keras_input
         from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
-        from keraslab.training.callbacks import AtomicModelCheckpoint, LastCheckpoint
+        from keraslab.training.callbacks import AtomicModelCheckpoint, EpochEndHold, LastCheckpoint
         from keraslab.training.ema_validation import EmaValidation
         from keraslab.training.finite_guard import FiniteGuard
 
@@ -129,17 +130,29 @@ class Trainer:
                         ),
                     )
                 )
-            model.fit(
-                x,
-                validation_data=validation_data,
-                epochs=self.epochs,
-                initial_epoch=first_epoch,
-                steps_per_epoch=steps_per_epoch,
-                shuffle=False,  # the batches' order is already seeded per epoch
-                validation_steps=validation_steps,
-                verbose=self.verbose,
-                callbacks=[FiniteGuard(), *metrics, best, last, *callbacks],
-            )
+            hold = EpochEndHold()
+            try:
+                model.fit(
+                    x,
+                    validation_data=validation_data,
+                    epochs=self.epochs,
+                    initial_epoch=first_epoch,
+                    steps_per_epoch=steps_per_epoch,
+                    shuffle=False,  # the batches' order is already seeded per epoch
+                    validation_steps=validation_steps,
+                    verbose=self.verbose,
+                    callbacks=[
+                        FiniteGuard(),
+                        *metrics,
+                        hold.begin,
+                        best,
+                        last,
+                        *callbacks,
+                        hold.end,
+                    ],
+                )
+            finally:
+                hold.release()
         return last.state
 
     @staticmethod
