@@ -131,3 +131,16 @@ def test_a_swept_config_group_shows_the_choice_each_job_made(sweep):
     comparison = load_comparison(client, parent)
     assert comparison.swept == ["optimizer", "optimizer.learning_rate"]
     assert [row.swept["optimizer"] for row in comparison.rows] == ["lookahead", "adam", "adam"]
+
+
+def test_a_job_run_again_counts_once_by_its_latest_run(sweep):
+    client, _, parent, _ = sweep
+    experiment = client.get_run(parent).info.experiment_id
+    tags = {"mlflow.parentRunId": parent, "job.num": "0", "objective": "best_valid_loss"}
+    rerun = client.create_run(experiment, tags={**tags, "objective_mode": "min"}).info.run_id
+    client.log_param(rerun, "optimizer.learning_rate", "0.1")
+    client.log_metric(rerun, "best_valid_loss", 0.2)
+    client.set_terminated(rerun)
+    comparison = load_comparison(client, parent)
+    assert [row.job for row in comparison.rows] == ["0", "1", "2"]
+    assert comparison.best.run_id == rerun

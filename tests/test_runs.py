@@ -117,6 +117,7 @@ def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tm
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")} == {
         "comparison/comparison.md",
         "comparison/comparison.png",
+        "comparison/comparison.json",
     }
     first, second = (r.data.params for r in children)
     assert {key for key in first if first[key] != second[key]} == {"optimizer.learning_rate"}

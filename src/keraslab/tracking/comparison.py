@@ -138,6 +138,7 @@ def load_comparison(client, parent_id: str) -> Comparison:
     )
     if not children:
         raise LookupError(f"run {parent_id} has no child runs: it is not a sweep's parent")
+    children = latest_per_job(children)
     swept = [k.removeprefix("sweep.") for k in sorted(parent.data.params) if k.startswith("sweep.")]
     if not swept:  # a sweep from before the definition was logged: what differs
         keys = {key for child in children for key in child.data.params}
@@ -179,10 +180,33 @@ def load_comparison(client, parent_id: str) -> Comparison:
     )
 
 
+def latest_per_job(children: list) -> list:
+    """One run per job number (tag ``job.num``), the latest started: a job run again after an
+    interruption replaces its earlier run. Runs without a job number are all kept."""
+    latest, loose = {}, []
+    for child in children:
+        job = child.data.tags.get("job.num")
+        if job is None:
+            loose.append(child)
+        elif job not in latest or child.info.start_time > latest[job].info.start_time:
+            latest[job] = child
+    return [*latest.values(), *loose]
+
+
 def swept_value(params: dict[str, str], key: str) -> str:
-    """A job's value of a swept key: the param itself, or for a config group
-    (``optimizer=adam,lookahead``) the choice it logged as ``choice.<group>``."""
-    return params.get(key, params.get(f"choice.{key}", ""))
+    """A job's value of a swept key: the param itself; for a config group
+    (``optimizer=adam,lookahead``) the choice it logged as ``choice.<group>``; for a mapping
+    (``optimizer.schedule={300:1.0}``, flattened to ``optimizer.schedule.300``) its entries."""
+    if key in params:
+        return params[key]
+    if f"choice.{key}" in params:
+        return params[f"choice.{key}"]
+    entries = [
+        f"{k.removeprefix(key + '.')}: {v}"
+        for k, v in sorted(params.items())
+        if k.startswith(key + ".")
+    ]
+    return "{" + ", ".join(entries) + "}" if entries else ""
 
 
 def _finite(value: float) -> float:

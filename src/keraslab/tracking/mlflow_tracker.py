@@ -281,9 +281,14 @@ class MlflowTracker:
         """Create a sweep's parent run and record its id in the sweep folder for the jobs to read.
 
         ``swept`` (key -> values, as Hydra writes them) becomes its params ``sweep.<key>``; its
-        name is the named experiment (or "sweep"), the swept keys and the sweep folder's name:
-        ``ema_ablation: ema × ema_warmup (07-07-55)``."""
-        label = job.choices.get("experiment") or "sweep"
+        name is the named experiment (or the search, or "sweep"), the swept keys and the sweep
+        folder's name: ``ema_ablation: ema × ema_warmup (07-07-55)``. A sweep started again in
+        the same folder with the same definition (a search resumed after a kill) reopens the
+        parent recorded there."""
+        earlier = self._reopen_parent(job, swept)
+        if earlier:
+            return earlier
+        label = job.choices.get("experiment") or job.choices.get("hparams_search") or "sweep"
         keys = " × ".join(short_overrides(list(swept)).split())
         when = f" ({job.sweep_dir.name})" if job.sweep_dir else ""
         run = self.client.create_run(
@@ -302,6 +307,40 @@ class MlflowTracker:
         )
         return run.info.run_id
 
+    def _reopen_parent(self, job: HydraJob, swept: Mapping[str, str]) -> str | None:
+        """The parent recorded in the sweep folder, RUNNING again in this process, when it is in
+        this store and was made for the same sweep definition; else None."""
+        recorded = read_parent_file(job)
+        if not recorded:
+            return None
+        try:
+            run = self.client.get_run(recorded["run_id"])
+        except Exception:  # MlflowException: another store's run
+            return None
+        params = run.data.params
+        if {k.removeprefix("sweep."): v for k, v in params.items()} != dict(swept):
+            return None
+        self.client.update_run(run.info.run_id, status="RUNNING")
+        for key, value in process_tags().items():
+            self.client.set_tag(run.info.run_id, key, value)
+        return run.info.run_id
+
+    def annotate(
+        self,
+        run_id: str,
+        tags: Mapping[str, str],
+        metrics: Mapping[str, float],
+        files: list[Path],
+        artifact_path: str,
+    ) -> None:
+        """Tags, metrics and files for a run other than this tracker's own (a sweep's parent)."""
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, value)
+        for key, value in metrics.items():
+            self.client.log_metric(run_id, key, value)
+        for path in files:
+            self.client.log_artifact(run_id, str(path), artifact_path)
+
     def summarise_parent(self, run_id: str, folder: Path) -> str | None:
         """Publish the sweep's comparison (:mod:`keraslab.tracking.comparison`) into ``folder``
         and onto the parent run; returns its table as text, None when no job made a run."""
@@ -315,11 +354,14 @@ class MlflowTracker:
         return comparison.text()
 
     def end_parent(self, run_id: str) -> str:
-        """End the parent FAILED if a child failed, KILLED if one was killed, else FINISHED."""
+        """End the parent FAILED if a job failed, KILLED if one was killed, else FINISHED; a job
+        run again (an interrupted trial of a resumed search) counts by its latest run."""
+        from keraslab.tracking.comparison import latest_per_job
+
         children = self.client.search_runs(
             [self._experiment_id()], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
         )
-        statuses = {child.info.status for child in children}
+        statuses = {child.info.status for child in latest_per_job(children)}
         status = next((s for s in ("FAILED", "KILLED", "RUNNING") if s in statuses), "FINISHED")
         self.client.set_terminated(run_id, "FAILED" if status == "RUNNING" else status)
         return status
@@ -348,6 +390,9 @@ class NullTracker:
         return None
 
     def summarise_parent(self, run_id, folder) -> None:
+        return None
+
+    def annotate(self, run_id, tags, metrics, files, artifact_path) -> None:
         return None
 
     def end_parent(self, run_id) -> None:

@@ -33,7 +33,10 @@ class MlflowSweepCallback(Callback):
         self._tracker = instantiate(config.logger)
         job = HydraJob(
             overrides=list(config.hydra.overrides.task),
-            choices={"experiment": config.hydra.runtime.choices.get("experiment")},
+            choices={
+                group: config.hydra.runtime.choices.get(group)
+                for group in ("experiment", "hparams_search")
+            },
             sweep_dir=Path(config.hydra.sweep.dir),
         )
         self._sweep_dir = job.sweep_dir
