@@ -427,8 +427,6 @@ def source_tags() -> dict[str, str]:
     import getpass
     import sys
 
-    import keras
-
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
@@ -438,10 +436,29 @@ def source_tags() -> dict[str, str]:
         "mlflow.source.name": _script_name(sys.argv[0]),
         "mlflow.source.type": "LOCAL",
         "mlflow.user": getpass.getuser(),
-        "keras.backend": keras.backend.backend(),
-        "keras.version": keras.__version__,
+        **keras_tags(),
         **process_tags(),
     }
+
+
+def keras_tags() -> dict[str, str]:
+    """Keras's backend and version, without importing Keras where it is not loaded yet (a
+    sweep's own process, which only creates the parent run): the backend is then the one Keras
+    would pick, ``KERAS_BACKEND`` or else ``~/.keras/keras.json`` (default: tensorflow)."""
+    import sys
+    from importlib.metadata import version
+
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        return {"keras.backend": keras.backend.backend(), "keras.version": keras.__version__}
+    backend = os.environ.get("KERAS_BACKEND")
+    if not backend:
+        settings = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+        try:
+            backend = json.loads(settings.read_text()).get("backend")
+        except (OSError, ValueError):
+            backend = None
+    return {"keras.backend": backend or "tensorflow", "keras.version": version("keras")}
 
 
 def _script_name(path: str) -> str:

@@ -1,0 +1,88 @@
+"""A sweep of 4 debug jobs: Hydra's basic launcher (one process, jobs one after another)
+against ``hydra/launcher=joblib`` with 2 worker processes, taking turns, each the whole command
+(start-up, every job, the comparison at the end); also checks both give the same test losses.
+
+    python benchmarks/launchers.py [--repeats 3]
+
+Writes ``benchmarks/results/launchers.md`` with the machine and the command.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import DEBUG, write_corpus  # noqa: E402  (the tests' corpus and debug sizes)
+from machine import describe  # noqa: E402
+
+JOBS = ["optimizer.learning_rate=1e-3,2e-3,3e-3,4e-3"]
+LAUNCHERS = {
+    "basic (sequential)": [],
+    "joblib, 2 workers": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+}
+
+
+def sweep(corpus: Path, folder: Path, launcher: list[str]) -> tuple[float, list[float]]:
+    """Seconds for the whole command, and the jobs' test losses by job number."""
+    from mlflow import MlflowClient
+
+    store = f"sqlite:///{folder}/mlflow.db"
+    command = [sys.executable, str(ROOT / "scripts" / "run.py"), "-m", *DEBUG, *JOBS]
+    command += [f"data.data_dir={corpus}", f"hydra.sweep.dir={folder / 'sweep'}", *launcher]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    runs = MlflowClient(store).search_runs(["1"], filter_string="tags.mlflow.parentRunId != ''")
+    losses = sorted((int(r.data.tags["job.num"]), r.data.metrics["test_loss"]) for r in runs)
+    return seconds, [loss for _, loss in losses]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        corpus = write_corpus(Path(scratch) / "data", {"train": 400, "valid": 64, "test": 64})
+        times = {name: [] for name in LAUNCHERS}
+        losses = {}
+        for repeat in range(args.repeats):
+            for name, launcher in LAUNCHERS.items():
+                folder = Path(scratch) / f"{name.split()[0].strip(',')}-{repeat}"
+                seconds, losses[name] = sweep(corpus, folder, launcher)
+                times[name].append(seconds)
+                print(f"round {repeat + 1}: {name}: {seconds:.1f} s", flush=True)
+    same = len({tuple(v) for v in losses.values()}) == 1
+    baseline = statistics.median(times["basic (sequential)"])
+    lines = [
+        "# Launchers: a sweep of 4 debug jobs, basic against joblib",
+        "",
+        f"Machine: {describe()}. Command: `python benchmarks/launchers.py --repeats "
+        f"{args.repeats}`. Each time is the whole `scripts/run.py -m` command (start-up, 4 jobs "
+        "of `trainer=debug` with the tests' tiny encoder, the sweep's comparison at the end); "
+        "the launchers take turns. Same test losses in every job under both: "
+        f"{'yes' if same else 'NO'}.",
+        "",
+        "| launcher | median s | range s | vs basic |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, values in times.items():
+        median = statistics.median(values)
+        lines.append(
+            f"| {name} | {median:.1f} | {min(values):.1f}–{max(values):.1f} | "
+            f"{median / baseline:.2f}× |"
+        )
+    report = ROOT / "benchmarks" / "results" / "launchers.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
