@@ -59,3 +59,29 @@ def test_run_names_put_values_first():
         "a.lr=1 b.lr=2 optimizer=sgd y=3"
     )
     assert short_overrides([]) == ""
+
+
+def test_a_sweeps_process_tags_keras_without_loading_it(tmp_path):
+    """The parent run is made before any job: Keras's tags then come from its package metadata
+    and the backend Keras would pick (KERAS_BACKEND, else keras.json), and Keras stays unloaded."""
+    import json
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    probe = (
+        "import json, sys; from keraslab.tracking.mlflow_tracker import keras_tags; "
+        "print(json.dumps([keras_tags(), 'keras' in sys.modules]))"
+    )
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    for env, backend in [({"KERAS_BACKEND": "torch"}, "torch"), ({}, "jax")]:
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={"KERAS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        tags, loaded = json.loads(done.stdout)
+        assert tags == {"keras.backend": backend, "keras.version": version("keras")}
+        assert not loaded
