@@ -1,7 +1,9 @@
 """Hydra launchers: ``hydra/launcher=joblib`` runs a sweep's jobs in parallel worker processes,
 ``hydra/launcher=ray_cluster`` as tasks on a Ray cluster (a head the test starts on 127.0.0.1),
 each with the same results as the basic launcher, one MLflow parent over them and its
-comparison."""
+comparison. ``hydra/launcher=slurm`` (submitit) cannot run here: its local twin,
+``submitit_local``, runs the same launcher code with the same results, and the SLURM config
+composes with the environment every job needs."""
 
 import os
 import shutil
@@ -10,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conftest import DEBUG, run_script, runs_of
+import pytest
+from conftest import DEBUG, ROOT, run_script, runs_of
 from ui_server import free_port
 
 RATES = ["optimizer.learning_rate=1e-3,2e-3,3e-3,4e-3"]
@@ -35,8 +38,16 @@ def sweep(corpus, store, folder, *launcher):
     return client, parent, children, losses, result.stdout
 
 
-def test_joblib_runs_the_jobs_in_two_processes_with_the_basic_launchers_results(corpus, tmp_path):
-    basic = sweep(corpus, f"sqlite:///{tmp_path}/basic.db", tmp_path / "basic")
+@pytest.fixture(scope="module")
+def basic(corpus, tmp_path_factory):
+    """The sweep under Hydra's basic launcher: the results every other launcher must give."""
+    folder = tmp_path_factory.mktemp("basic")
+    return sweep(corpus, f"sqlite:///{folder}/basic.db", folder / "sweep")
+
+
+def test_joblib_runs_the_jobs_in_two_processes_with_the_basic_launchers_results(
+    corpus, tmp_path, basic
+):
     client, parent, children, losses, stdout = sweep(
         corpus,
         f"sqlite:///{tmp_path}/joblib.db",
@@ -59,7 +70,7 @@ def test_joblib_runs_the_jobs_in_two_processes_with_the_basic_launchers_results(
 
 
 def test_the_ray_launcher_on_a_head_at_127_0_0_1_gives_the_basic_launchers_results(
-    corpus, tmp_path
+    corpus, tmp_path, basic
 ):
     ray = str(Path(sys.executable).with_name("ray"))
     port = free_port()
@@ -82,9 +93,40 @@ def test_the_ray_launcher_on_a_head_at_127_0_0_1_gives_the_basic_launchers_resul
         del os.environ["RAY_ADDRESS"]
         subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
         shutil.rmtree(sessions, ignore_errors=True)
-    basic = sweep(corpus, f"sqlite:///{tmp_path}/basic.db", tmp_path / "basic")
     assert len(children) == 4 and {r.info.status for r in children} == {"FINISHED"}
     assert all(r.data.tags["pid"] != str(os.getpid()) for r in children)
     assert losses == basic[3] and len(losses) == 4
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
     assert "best marked *" in stdout
+
+
+def test_submitit_runs_the_jobs_as_submitted_processes_with_the_basic_launchers_results(
+    corpus, tmp_path, basic
+):
+    client, parent, children, losses, _ = sweep(
+        corpus,
+        f"sqlite:///{tmp_path}/submitit.db",
+        tmp_path / "sweep",
+        "hydra/launcher=submitit_local",
+    )
+    assert len(children) == 4 and {r.info.status for r in children} == {"FINISHED"}
+    assert losses == basic[3]
+    assert client.get_run(parent.info.run_id).info.status == "FINISHED"
+    assert (tmp_path / "sweep" / ".submitit").is_dir()
+
+
+def test_the_slurm_config_gives_each_job_the_project_and_the_store(monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////shared/mlflow.db")
+    overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"]
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        config = compose("config", overrides=overrides, return_hydra_config=True)
+    launcher = config.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert launcher.partition == "gpu" and launcher.nodes == 1
+    assert OmegaConf.to_container(launcher.setup, resolve=True) == [
+        f"export KERASLAB_ROOT={os.environ['KERASLAB_ROOT']}",
+        "export MLFLOW_TRACKING_URI=sqlite:////shared/mlflow.db",
+    ]
