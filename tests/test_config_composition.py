@@ -27,6 +27,7 @@ GROUPS = [
     "hydra",
     "experiment",
     "debug",
+    "hparams_search",
 ]
 OPTIONS = [
     (group, path.stem)

@@ -89,7 +89,9 @@ class MlflowTracker:
         where = (
             f"MLflow run {self.run_id} in experiment {self.experiment_name!r} ({self.tracking_uri})"
         )
-        page = f"#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        page = (
+            f"#/experiments/{self.experiment_id}/runs/{self.run_id}?workflowType=machine_learning"
+        )
         if self.tracking_uri.startswith(REMOTE_SCHEMES):
             return f"{where}: {self.tracking_uri.rstrip('/')}/{page}"
         return f"{where}: `make ui`, then http://127.0.0.1:5000/{page}"
