@@ -3,6 +3,7 @@
 python scripts/compare.py outputs/multiruns/2026-12-02/10-00-00     # a sweep folder
 python scripts/compare.py ema_ablation                               # an experiment's latest sweep
 python scripts/compare.py <parent run id> --tracking-uri sqlite:///outputs/mlflow.db
+python scripts/compare.py ema_ablation --per-epoch valid_accuracy valid_ema_accuracy
 
 Prints the table (best first, best marked *), writes comparison.md and comparison.png (into
 --out, by default outputs/comparisons/<parent run id>) and logs both to the parent run.
@@ -26,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     parser.add_argument("--out", type=Path, default=None, help="folder for the Markdown and PNG")
+    parser.add_argument(
+        "--per-epoch",
+        nargs="+",
+        default=[],
+        metavar="METRIC",
+        help="metrics logged each epoch to show epoch by epoch, e.g. valid_accuracy train_loss",
+    )
     args = parser.parse_args(argv)
 
     from mlflow import MlflowClient
@@ -34,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     client = MlflowClient(args.tracking_uri)
     try:
-        comparison = load_comparison(client, find_parent(client, args.target))
+        comparison = load_comparison(client, find_parent(client, args.target), args.per_epoch)
     except LookupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -144,3 +144,12 @@ def test_a_job_run_again_counts_once_by_its_latest_run(sweep):
     comparison = load_comparison(client, parent)
     assert [row.job for row in comparison.rows] == ["0", "1", "2"]
     assert comparison.best.run_id == rerun
+
+
+def test_per_epoch_metrics_become_columns_of_every_epochs_value(sweep):
+    client, _, parent, _ = sweep
+    comparison = load_comparison(client, parent, per_epoch=["valid_loss"])
+    header, cells = comparison.table()
+    assert header[2] == "valid_loss by epoch"
+    assert [line[2] for line in cells] == ["0.6000 / 0.3000", "0.7000 / 0.4000", "0.9000 / 0.5000"]
+    assert comparison.columns()["valid_loss by epoch"][0] == [0.6, 0.3]

@@ -28,6 +28,7 @@ class Row:
     swept: dict[str, str]
     objective: float
     tests: dict[str, float] = field(default_factory=dict)
+    per_epoch: dict[str, list[float]] = field(default_factory=dict)  # metric -> value by epoch
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Comparison:
     mode: str
     monitor: str | None
     rows: list[Row]
+    per_epoch: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> Row | None:
@@ -50,14 +52,24 @@ class Comparison:
         return sorted({name for row in self.rows for name in row.tests})
 
     def table(self) -> tuple[list[str], list[list[str]]]:
-        """Header and cells: job, each swept key, the objective (best marked ``*``), tests."""
-        header = ["job", *self.swept, f"{self.objective} ({self.mode})", *self.tests, "status"]
+        """Header and cells: job, each swept key, each per-epoch metric (``a / b / c``), the
+        objective (best marked ``*``; no column for runs that did not tag one), tests."""
+        objective = [f"{self.objective} ({self.mode})"] if self.objective else []
+        header = [
+            "job",
+            *self.swept,
+            *(f"{name} by epoch" for name in self.per_epoch),
+            *objective,
+            *self.tests,
+            "status",
+        ]
         best = self.best
         cells = [
             [
                 row.job,
                 *(row.swept.get(key, "") for key in self.swept),
-                _number(row.objective) + (" *" if row is best else ""),
+                *(" / ".join(map(_number, row.per_epoch.get(name, []))) for name in self.per_epoch),
+                *[_number(row.objective) + (" *" if row is best else "")][: len(objective)],
                 *(_number(row.tests[name]) if name in row.tests else "" for name in self.tests),
                 row.status,
             ]
@@ -70,6 +82,10 @@ class Comparison:
         columns: dict[str, list] = {
             "job": [row.job for row in self.rows],
             **{key: [row.swept.get(key, "") for row in self.rows] for key in self.swept},
+            **{
+                f"{name} by epoch": [row.per_epoch.get(name, []) for row in self.rows]
+                for name in self.per_epoch
+            },
             self.objective: [row.objective for row in self.rows],
             **{name: [row.tests.get(name, math.nan) for row in self.rows] for name in self.tests},
             "status": [row.status for row in self.rows],
@@ -89,10 +105,10 @@ class Comparison:
     def markdown(self) -> str:
         header, cells = self.table()
         rows = [[c.replace(" *", " **best**") for c in line] for line in cells]
+        order = f"sorted by {self.objective} ({self.mode})" if self.objective else "by job"
         return "\n".join(
             [
-                f"{self.parent_name}: {len(self.rows)} jobs, sorted by {self.objective} "
-                f"({self.mode})",
+                f"{self.parent_name}: {len(self.rows)} jobs, {order}",
                 "",
                 "| " + " | ".join(header) + " |",
                 "| " + " | ".join("---" for _ in header) + " |",
@@ -131,7 +147,9 @@ def find_parent(client, target: str) -> str:
         ) from error
 
 
-def load_comparison(client, parent_id: str) -> Comparison:
+def load_comparison(client, parent_id: str, per_epoch: list[str] = ()) -> Comparison:
+    """The sweep under ``parent_id``; ``per_epoch`` names metrics logged once an epoch
+    (``valid_accuracy``, ``train_loss``) whose every value becomes a column."""
     parent = client.get_run(parent_id)
     children = client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
@@ -158,6 +176,7 @@ def load_comparison(client, parent_id: str) -> Comparison:
             swept={key: swept_value(child.data.params, key) for key in swept},
             objective=child.data.metrics.get(objective, math.nan),
             tests={k: v for k, v in child.data.metrics.items() if k.startswith("test_")},
+            per_epoch={name: _by_step(client, child.info.run_id, name) for name in per_epoch},
         )
         for child in children
     ]
@@ -177,7 +196,12 @@ def load_comparison(client, parent_id: str) -> Comparison:
         mode,
         tags.get("monitor"),
         rows,
+        list(per_epoch),
     )
+
+
+def _by_step(client, run_id: str, name: str) -> list[float]:
+    return [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)]
 
 
 def latest_per_job(children: list) -> list:
