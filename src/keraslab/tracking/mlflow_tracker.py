@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from keraslab.errors import InputError, TrackingError
+from keraslab.errors import ConfigError, InputError, TrackingError
 from keraslab.tracking.hydra_job import HydraJob, current_job
 from keraslab.tracking.interrupts import Uninterrupted
 from keraslab.tracking.outbox import Outbox
@@ -35,11 +35,23 @@ class MlflowTracker:
     """
 
     def __init__(
-        self, tracking_uri: str, experiment_name: str, artifact_location: str | None = None
+        self,
+        tracking_uri: str,
+        experiment_name: str,
+        artifact_location: str | None = None,
+        system_metrics: bool = True,
+        system_metrics_interval: float = 10.0,
     ):
+        if not (isinstance(system_metrics_interval, int | float) and system_metrics_interval > 0):
+            raise ConfigError(
+                f"logger.system_metrics_interval={system_metrics_interval!r}: expected a number "
+                "of seconds above 0"
+            )
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location
+        self.system_metrics = bool(system_metrics)
+        self.system_metrics_interval = float(system_metrics_interval)
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self._client = None
@@ -130,7 +142,9 @@ class MlflowTracker:
         process, its ``error`` tag dropped) and goes on; its params and config artifacts stay as
         they were logged the first time. If the resumed run stops on bad input
         (:class:`~keraslab.errors.InputError`: nothing was trained), it gets back the status and
-        ``error`` tag it had, so a failed attempt to resume changes nothing.
+        ``error`` tag it had, so a failed attempt to resume changes nothing. While the run is
+        open, MLflow's system-metrics monitor samples it (``system_metrics``; off with
+        ``logger.system_metrics=false``).
         """
         job = job or current_job()
         self.check_store()
@@ -140,6 +154,7 @@ class MlflowTracker:
             before = self._reopen(resume_run_id)
         else:
             self.run_id = self._create_run(job)
+        monitor = self._start_system_metrics(resumed=before is not None)
         try:
             if not resume_run_id:
                 params, tags = run_params(config, job.choices)
@@ -150,9 +165,11 @@ class MlflowTracker:
                         self.log_artifact(job.output_dir / ".hydra" / name, "hydra")
             yield self
         except KeyboardInterrupt:
+            _stop(monitor)
             self.client.set_terminated(self.run_id, "KILLED")
             raise
         except BaseException as error:
+            _stop(monitor)
             if before is not None and isinstance(error, InputError):
                 self._restore(before)
             else:
@@ -160,8 +177,25 @@ class MlflowTracker:
                 self.client.set_tag(self.run_id, "error", f"{type(error).__name__}: {error}"[:5000])
                 self.client.set_terminated(self.run_id, "FAILED")
             raise
+        _stop(monitor)
         self._flush_held()
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def _start_system_metrics(self, resumed: bool):
+        """MLflow's monitor of CPU, memory, disk and network (and GPUs), sampled every
+        ``system_metrics_interval`` seconds into ``system/*`` metrics; None when turned off."""
+        if not self.system_metrics:
+            return None
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(
+            self.run_id,
+            sampling_interval=self.system_metrics_interval,
+            resume_logging=resumed,
+            tracking_uri=self.tracking_uri,
+        )
+        monitor.start()
+        return monitor
 
     def _flush_held(self, patience: float = 120.0) -> None:
         """Send everything held before the run is closed, waiting up to ``patience`` seconds
@@ -399,6 +433,17 @@ class NullTracker:
 
     def end_parent(self, run_id) -> None:
         return None
+
+
+def _stop(monitor, patience: float = 10.0) -> None:
+    """Stop a system-metrics monitor, waiting at most ``patience`` seconds (its last write may
+    be stuck on a store that went away)."""
+    if monitor is not None:
+        import threading
+
+        stopper = threading.Thread(target=monitor.finish, daemon=True)
+        stopper.start()
+        stopper.join(patience)
 
 
 def read_parent_file(job: HydraJob) -> dict | None:
