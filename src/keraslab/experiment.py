@@ -56,6 +56,9 @@ def run_experiment(cfg: DictConfig) -> float:
         data = instantiate_section(cfg, "data").setup(**task.data_options())
         run_dir.mkdir(parents=True, exist_ok=True)
         keep_artifacts(data.artifacts(), run_dir, tracker, resuming=resume is not None)
+        tracker.log_datasets(
+            job.choices.get("data") or type(data).__name__, cfg.data.get("data_dir"), data.splits
+        )
         value, report = _train_and_evaluate(cfg, task, data, run_dir, tracker, resume)
     print(report, flush=True)
     return value

@@ -313,6 +313,14 @@ class MlflowTracker:
         for key, value in tags.items():
             self.client.set_tag(self.run_id, key, value)
 
+    def log_datasets(self, name: str, source: str | None, splits: Mapping) -> None:
+        """Each split as a dataset input of the run (see :mod:`keraslab.tracking.datasets`)."""
+        from keraslab.tracking.datasets import dataset_inputs
+
+        inputs = dataset_inputs(name, source, splits)
+        run_id = self.run_id
+        self.outbox.add_call(lambda: self.client.log_inputs(run_id, datasets=inputs))
+
     def start_parent(self, job: HydraJob, swept: Mapping[str, str]) -> str:
         """Create a sweep's parent run and record its id in the sweep folder for the jobs to read.
 
@@ -421,6 +429,7 @@ class NullTracker:
     def log_artifacts(self, folder, artifact_path=None) -> None: ...
     def log_text(self, text, name) -> None: ...
     def set_tags(self, tags) -> None: ...
+    def log_datasets(self, name, source, splits) -> None: ...
 
     def start_parent(self, job: HydraJob, swept: Mapping[str, str]) -> None:
         return None
