@@ -1,7 +1,7 @@
 """The MLflow UI in a real browser (Debian's chromium driven by Playwright) over a store made by
 a small sweep: the runs page shows the sweep's parent by name, expanding it shows every child,
-the compare page of the children offers the swept params, and the parent's page shows the
-comparison. The screenshots go to ``$KERASLAB_SCREENSHOTS`` when it is set (the README's)."""
+each shows its dataset, the compare page of the children offers the swept params, and the
+parent's page shows the comparison. The screenshots go to ``$KERASLAB_SCREENSHOTS`` when it is set (the README's)."""
 
 import json
 import os
@@ -87,6 +87,8 @@ def test_the_runs_and_compare_pages_show_the_sweep_as_swept(swept_store, tmp_pat
         page.locator("button[data-component-id*=runnamecellrenderer]").first.click()  # expand
         for name in CHILDREN:
             page.get_by_text(name, exact=True).wait_for()
+        datasets = page.get_by_role("gridcell").get_by_text("sentiment (")
+        assert datasets.count() == 3 * len(CHILDREN), "each job: train, valid and test, digested"
         screenshot(page, tmp_path, "ui_runs.png")
 
         rows = page.locator("[role=row]").filter(has_text="(job ")
