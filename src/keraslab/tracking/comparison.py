@@ -69,7 +69,7 @@ class Comparison:
                 row.job,
                 *(row.swept.get(key, "") for key in self.swept),
                 *(" / ".join(map(_number, row.per_epoch.get(name, []))) for name in self.per_epoch),
-                *[_number(row.objective) + (" *" if row is best else "")][: len(objective)],
+                *([_number(row.objective) + (" *" if row is best else "")] if objective else []),
                 *(_number(row.tests[name]) if name in row.tests else "" for name in self.tests),
                 row.status,
             ]
@@ -86,7 +86,7 @@ class Comparison:
                 f"{name} by epoch": [row.per_epoch.get(name, []) for row in self.rows]
                 for name in self.per_epoch
             },
-            self.objective: [row.objective for row in self.rows],
+            **({self.objective: [row.objective for row in self.rows]} if self.objective else {}),
             **{name: [row.tests.get(name, math.nan) for row in self.rows] for name in self.tests},
             "status": [row.status for row in self.rows],
             "run_id": [row.run_id for row in self.rows],
