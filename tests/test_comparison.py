@@ -93,6 +93,11 @@ def test_publish_logs_the_table_plot_description_and_best_value_to_the_parent(sw
     assert columns["job"] == ["1", "2", "0"]
     assert columns["best_valid_loss"] == pytest.approx([0.30, 0.40, 0.50])
     assert columns["optimizer.learning_rate"] == ["0.01", "0.001", "0.1"]
+    publish(client, comparison, tmp_path / "again")  # a second comparison replaces the first
+    again = Path(client.download_artifacts(parent, "comparison/comparison.json", tmp_path / "2"))
+    assert json.loads(again.read_text()) == logged_table
+    tables = json.loads(client.get_run(parent).data.tags["mlflow.loggedArtifacts"])
+    assert tables == [{"path": "comparison/comparison.json", "type": "table"}]
 
 
 def test_the_parent_is_found_from_a_folder_an_experiment_or_its_id(sweep):

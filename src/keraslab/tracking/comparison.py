@@ -18,6 +18,7 @@ from keraslab.tracking.hydra_job import PARENT_RUN_FILE
 from keraslab.tracking.metric_names import tracked_name
 
 NOTE_TAG = "mlflow.note.content"  # the run description the MLflow UI shows and edits
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # which artifacts the UI shows as tables
 
 
 @dataclass
@@ -263,6 +264,23 @@ def save_plot(client, comparison: Comparison, path: Path) -> Path:
     return save_figure(figure, path)
 
 
+def _log_table(client, run_id: str, columns: dict[str, list], path: Path) -> None:
+    """``columns`` as an MLflow table artifact, replacing an earlier one (``log_table`` would
+    append to it, and a sweep compared twice would list its jobs twice): the same JSON
+    (``{"columns", "data"}``, NaN as null) and the ``mlflow.loggedArtifacts`` entry that
+    makes the UI show it as a table."""
+    rows = [
+        [None if isinstance(v, float) and not math.isfinite(v) else v for v in row]
+        for row in zip(*columns.values(), strict=True)
+    ]
+    path.write_text(json.dumps({"columns": list(columns), "data": rows}), encoding="utf-8")
+    client.log_artifact(run_id, str(path), "comparison")
+    logged = json.loads(client.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+    entry = {"path": f"comparison/{path.name}", "type": "table"}
+    if entry not in logged:
+        client.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*logged, entry]))
+
+
 def publish(client, comparison: Comparison, folder: Path) -> list[Path]:
     """``comparison.md`` and ``comparison.png`` in ``folder``, logged to the parent run with the
     table as an MLflow table (``comparison/comparison.json``, the UI's evaluation view); the
@@ -274,7 +292,7 @@ def publish(client, comparison: Comparison, folder: Path) -> list[Path]:
     plot = save_plot(client, comparison, folder / "comparison.png")
     for path in (table, plot):
         client.log_artifact(comparison.parent_id, str(path), "comparison")
-    client.log_table(comparison.parent_id, comparison.columns(), "comparison/comparison.json")
+    _log_table(client, comparison.parent_id, comparison.columns(), folder / "comparison.json")
     client.set_tag(comparison.parent_id, NOTE_TAG, comparison.markdown())
     best = comparison.best
     if best is not None:
