@@ -22,11 +22,6 @@ def square(x: int) -> int:
     return x * x
 
 
-def imported(module: str) -> tuple[int, bool]:
-    """This process's id, and whether it has imported ``module``."""
-    return os.getpid(), module in sys.modules
-
-
 def noisy(inputs: dict, labels, rng: np.random.Generator) -> tuple:
     """A batch transform that draws from its generator, so batches depend on the seeding."""
     return {"x": inputs["x"] + rng.normal(size=inputs["x"].shape)}, labels

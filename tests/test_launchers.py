@@ -130,25 +130,3 @@ def test_the_slurm_config_gives_each_job_the_project_and_the_store(monkeypatch):
         f"export KERASLAB_ROOT={os.environ['KERASLAB_ROOT']}",
         "export MLFLOW_TRACKING_URI=sqlite:////shared/mlflow.db",
     ]
-
-
-def test_joblib_workers_import_keras_before_the_jobs_arrive():
-    """The sweep's first callback starts joblib's worker pool with the launcher's own arguments
-    and has every worker import Keras; the launcher's ``Parallel`` then reuses that pool, so the
-    jobs land in workers that have Keras already (a pool of its own would start bare)."""
-    from hydra import compose, initialize_config_dir
-    from joblib import Parallel, delayed
-    from process_helpers import imported
-
-    from keraslab.worker_warmup import JoblibWarmup, joblib_arguments
-
-    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        config = compose(
-            "config", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], return_hydra_config=True
-        )
-    JoblibWarmup().on_multirun_start(config)
-    states = Parallel(**joblib_arguments(config.hydra.launcher))(
-        delayed(imported)("keras") for _ in range(4)
-    )
-    assert os.getpid() not in {pid for pid, _ in states}
-    assert all(has_keras for _, has_keras in states), states
