@@ -1,6 +1,7 @@
 """End to end through scripts/run.py: MLflow runs, sweeps, failures, reproducibility, bad input."""
 
 import getpass
+import os
 import re
 import signal
 import subprocess
@@ -48,7 +49,9 @@ def test_debug_run_is_finished_with_params_metrics_and_artifacts(debug_run):
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", tags["git.commit"])
     assert tags["git.dirty"] in {"true", "false", "unknown"}
     assert "trainer=debug" in tags["hydra.overrides"]
-    assert tags["keras.backend"] == "tensorflow" and tags["keras.version"].startswith("3.")
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")  # make test runs this file on both
+    assert run.data.params["backend"] == tags["keras.backend"] == backend
+    assert tags["keras.version"].startswith("3.")
     assert tags["host"]
 
 
@@ -254,6 +257,10 @@ def test_resume_refuses_a_changed_model(corpus, tmp_path, debug_run):
         (
             "trainer.epochs=abc",
             "error: invalid config: trainer.epochs must be an integer >= 1, got 'abc' (str).",
+        ),
+        (
+            "backend=torch",
+            "error: invalid config: backend must be one of 'tensorflow', 'jax', got 'torch' (str).",
         ),
         (
             "+optimizer.hyperparameters.betta=1",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from keraslab.backends import BACKENDS, use_backend
 from keraslab.config_checks import instantiate_section
 from keraslab.errors import InputError
 from keraslab.evaluation import WEIGHTS, chosen_weights, evaluate_split, scored_checkpoint
@@ -39,6 +40,8 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     run_dir, run_cfg, checkpoint = read_run(cfg.run)
     if cfg.weights not in WEIGHTS:
         raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {cfg.weights!r}.")
+    if cfg.backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}.")
     task = instantiate_section(run_cfg, "model")
     data = instantiate_section(run_cfg, "data").restore(run_dir)
     split = Path(cfg.split)
@@ -51,6 +54,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     from keraslab.quiet import import_backend
     from keraslab.training import Trainer
 
+    use_backend(cfg.backend)
     import_backend()
 
     model = Trainer.restore(checkpoint)

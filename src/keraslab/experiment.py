@@ -18,6 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from keraslab.backends import BACKENDS, use_backend
 from keraslab.config_checks import (
     check_config,
     instantiate_section,
@@ -33,6 +34,7 @@ from keraslab.tracking.hydra_job import current_job
 
 # The run path's own keys; every section's checks live with its target.
 RUN_CHECKS = {
+    "backend": one_of(*BACKENDS),
     "seed": integer(0),
     "resume": optional(string),
     "export": optional(string),
@@ -47,6 +49,7 @@ def run_experiment(cfg: DictConfig) -> float:
     job = current_job()
     resume = read_resume(cfg.resume, cfg) if cfg.get("resume") else None
     run_dir = resume.run_dir if resume else Path(job.output_dir or cfg.paths.run_dir)
+    use_backend(cfg.backend)
     import_backend()
     tracker = instantiate_section(cfg, "logger")
     resume_run_id = resume.state.mlflow_run_id if resume else None

@@ -8,6 +8,7 @@ first the jobs' comparison is printed, written to ``<sweep dir>/comparison/`` an
 """
 
 import atexit
+import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -30,6 +31,8 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from hydra.utils import instantiate
 
+        if config.get("backend"):  # the parent's keras.backend tag, and the launched jobs'
+            os.environ["KERAS_BACKEND"] = config.backend
         self._tracker = instantiate(config.logger)
         job = HydraJob(
             overrides=list(config.hydra.overrides.task),
