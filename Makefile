@@ -35,9 +35,15 @@ browser:
 run: data  ## set up, then run the default experiment (pass overrides with ARGS="...")
 	$(PY) scripts/run.py $(ARGS)
 
-# Backend-agnostic modules are tested again under JAX, the GPU machine's backend; the optimizer
-# tests compare float64 trajectories, which JAX keeps only with x64 on from start-up.
-JAX_TESTS := tests/test_bert.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_code_prior.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
+# Backend-agnostic modules and the end-to-end runs (default, sweeps, ablations, resume, export,
+# pre-training, triples, VQ-VAE, float16) are tested again under JAX, the GPU machine's backend;
+# the optimizer tests compare float64 trajectories, which JAX keeps only with x64 on from start-up.
+JAX_TESTS := tests/test_runs.py \
+	tests/test_bert_runs.py::test_pretraining_exports_a_google_checkpoint_that_fine_tuning_loads \
+	tests/test_triple_runs.py::test_a_triples_run_trains_resumes_and_is_tracked \
+	tests/test_vqvae_runs.py::test_a_vqvae_run_trains_resumes_and_reports_code_statistics \
+	tests/test_mixed_precision.py::test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32 \
+	tests/test_bert.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_code_prior.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
 	tests/test_optimizer_checkpoints.py tests/test_optimizer_arguments.py tests/test_sparse_updates.py \
 	tests/test_process_loader.py::test_a_worker_exception_leaves_fit_with_its_type_and_traceback \
 	'tests/test_vqvae_wrappers.py::test_a_vqvae_trains_under_the_option[weight_ema]' \

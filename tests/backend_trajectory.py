@@ -3,7 +3,7 @@
     python tests/backend_trajectory.py BACKEND DATA_DIR WEIGHTS OUT [overrides ...]
 
 Composes ``conf/config.yaml`` with dropout off and ``overrides``, builds the task's model and
-optimizer the way a run does, and trains on the training split's first batches in file order
+optimizer the way a run does (in ``trainer.precision``), and trains on the training split's first batches in file order
 (``train_on_batch``, one update each). The initial weights come from ``WEIGHTS`` (an ``.npz``)
 when it exists, else they are written there, so a second backend starts where the first did.
 ``OUT`` (``.npz``) gets the losses and the weights after the last update, keyed by position and
@@ -27,13 +27,11 @@ def main(backend: str, data_dir: str, weights: str, out: str, *overrides: str) -
     from keraslab.config_checks import instantiate_section
     from keraslab.quiet import import_backend
 
+    fixed = [f"data.data_dir={data_dir}", "model.encoder.dropout=0", "model.head_dropout=0"]
     with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        cfg = compose(
-            "config",
-            [f"data.data_dir={data_dir}", "model.encoder.dropout=0", "model.head_dropout=0"]
-            + list(overrides),
-        )
+        cfg = compose("config", [*fixed, *overrides])
     import_backend()
+    instantiate_section(cfg, "trainer").set_precision()
     task = instantiate_section(cfg, "model")
     data = instantiate_section(cfg, "data").setup(**task.data_options())
     model = task.build_model(data)

@@ -56,6 +56,10 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
 
     use_backend(cfg.backend)
     import_backend()
+    import keras
+
+    # the run's own dtype policy: its optimizer (a LossScaleOptimizer for float16) loads whole
+    keras.config.set_dtype_policy(run_cfg.trainer.get("precision", "float32"))
 
     model = Trainer.restore(checkpoint)
     weights = chosen_weights(cfg.weights, model)

@@ -80,6 +80,7 @@ def _train_and_evaluate(
 
     seed_everything(cfg.seed)
     trainer = instantiate_section(cfg, "trainer")
+    trainer.set_precision()
     if resume:
         model = trainer.resume(resume)
     else:

@@ -129,12 +129,16 @@ class SelfAttention(layers.Layer):
         query = ops.reshape(self.query(hidden), heads) * (1.0 / math.sqrt(self.head_size))
         key = ops.reshape(self.key(hidden), heads)
         value = ops.reshape(self.value(hidden), heads)
-        scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
-        hidden_keys = 1.0 - ops.cast(padding_mask[:, None, None, :], scores.dtype)
+        # The mask and softmax in float32 whatever the compute dtype: -1e9 is -inf in float16
+        # (and 0 * -inf is nan), and 16-bit exponentials lose the small probabilities.
+        scores = ops.cast(ops.einsum("bqhd,bkhd->bhqk", query, key), "float32")
+        hidden_keys = 1.0 - ops.cast(padding_mask[:, None, None, :], "float32")
         if self.config["causal"]:
-            later = 1.0 - ops.tril(ops.ones((length, length), scores.dtype))
+            later = 1.0 - ops.tril(ops.ones((length, length), "float32"))
             hidden_keys = ops.maximum(hidden_keys, later[None, None])
-        probabilities = ops.softmax(scores + hidden_keys * -1e9, axis=-1)
+        probabilities = ops.cast(
+            ops.softmax(scores + hidden_keys * -1e9, axis=-1), self.compute_dtype
+        )
         record_probe(self, "attention_probs", probabilities)
         dropped = self.dropout(probabilities, training=training)
         context = ops.einsum("bhqk,bkhd->bqhd", dropped, value)

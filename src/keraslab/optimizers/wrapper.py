@@ -97,18 +97,27 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         return cls(inner, **config)
 
 
+def wrapped(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer | None:
+    """The optimizer inside ``optimizer``: a wrapper's, or a (float16) LossScaleOptimizer's."""
+    if isinstance(optimizer, OptimizerWrapper):
+        return optimizer.inner
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.inner_optimizer
+    return None
+
+
 def innermost(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
-    while isinstance(optimizer, OptimizerWrapper):
-        optimizer = optimizer.inner
+    while (inner := wrapped(optimizer)) is not None:
+        optimizer = inner
     return optimizer
 
 
 def find_wrapper(optimizer: keras.optimizers.Optimizer, kind: type) -> "OptimizerWrapper | None":
     """The wrapper of type ``kind`` in ``optimizer``'s stack, if there is one."""
-    while isinstance(optimizer, OptimizerWrapper):
+    while optimizer is not None:
         if isinstance(optimizer, kind):
             return optimizer
-        optimizer = optimizer.inner
+        optimizer = wrapped(optimizer)
     return None
 
 

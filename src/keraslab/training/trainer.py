@@ -12,6 +12,10 @@ from keraslab.errors import InputError
 from keraslab.loaders import SplitBatches
 from keraslab.resume import BEST_CHECKPOINT, TrainingState
 
+# Keras dtype policies: variables always float32; mixed_* computes in 16 bits, and Keras wraps
+# the optimizer in a LossScaleOptimizer for float16 (its narrow range needs loss scaling).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
 
 class Trainer:
     """Fits a task's model with ``model.fit`` and keeps two checkpoints in ``<run dir>/checkpoints``.
@@ -24,6 +28,7 @@ class Trainer:
     When the optimizer keeps a moving average of the weights and ``ema_validation`` is on, each
     epoch is validated on the average too (``val_ema_*`` metrics); under gradient accumulation
     the optimizer learns the epoch's batch sizes, so a short last batch counts for its size.
+    ``precision`` (float32, mixed_bfloat16, mixed_float16) is the models' dtype policy.
     A non-finite loss or weight stops the run first (:class:`FiniteGuard`); then callbacks that
     compute metrics (the task's, EMA validation) run before the checkpoints, and the checkpoints
     before the caller's callbacks (tracking), so each sees the whole epoch's logs; Ctrl-C waits
@@ -38,6 +43,7 @@ class Trainer:
         "monitor": optional(string),
         "monitor_mode": one_of(None, "min", "max"),
         "ema_validation": one_of(True, False),
+        "precision": one_of(*PRECISIONS),
     }
 
     def __init__(
@@ -51,6 +57,7 @@ class Trainer:
         jit_compile: bool | str = "auto",
         verbose: int | str = "auto",
         ema_validation: bool = True,
+        precision: str = "float32",
     ):
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
@@ -61,6 +68,14 @@ class Trainer:
         self.jit_compile = jit_compile
         self.verbose = verbose
         self.ema_validation = ema_validation
+        self.precision = precision
+
+    def set_precision(self) -> None:
+        """Make ``precision`` Keras's dtype policy for the models built or loaded from here on
+        (a checkpoint keeps the policy each layer was built with)."""
+        import keras
+
+        keras.config.set_dtype_policy(self.precision)
 
     def validates_ema(self, model) -> bool:
         """Whether each epoch also validates ``model``'s moving-average weights."""
