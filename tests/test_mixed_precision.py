@@ -74,7 +74,9 @@ def test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32(
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
         ema = find_wrapper(model.optimizer, ExponentialMovingAverage)
         assert find_wrapper(model.optimizer, GradientAccumulation) is not None
-        assert {v.dtype for v in ema.shadows} == {"float32"}
+        assert ema.shadows and {v.dtype for v in ema.shadows} == {"float32"}
+        floats = {v.dtype for v in model.optimizer.variables if "float" in v.dtype}
+        assert floats == {"float32"}  # accumulators, Adam's moments, the loss scale
         assert {w.dtype for w in model.weights} == {"float32"}
         assert {layer.compute_dtype for layer in model.layers if layer.weights} == {"float16"}
         assert 0 < int(model.optimizer.iterations) <= 6  # 12 micro-batches; overflows skip some
