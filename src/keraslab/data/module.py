@@ -21,6 +21,7 @@ class DataModule:
     """
 
     batch_size: int
+    length_grouping: int | None = None  # training batches of similar lengths (SplitBatches)
 
     def __init__(self, batch_size: int):
         self.batch_size = batch_size
@@ -55,9 +56,14 @@ class DataModule:
 
     def batches(self, split: str, seed: int):
         """``split`` as :class:`~keraslab.loaders.SplitBatches` of ``batch_size``; shuffled each
-        epoch only for ``train``."""
+        epoch (and grouped by length, with ``length_grouping``) only for ``train``."""
         from keraslab.loaders.batches import SplitBatches
 
+        train = split == "train"
         return SplitBatches(
-            self.splits[split], self.batch_size, shuffle=split == "train", seed=seed
+            self.splits[split],
+            self.batch_size,
+            shuffle=train,
+            seed=seed,
+            group_by_length=self.length_grouping if train else None,
         )

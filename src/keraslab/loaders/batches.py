@@ -16,17 +16,32 @@ class SplitBatches:
     sample_weights)``, labels an array or a dict of arrays (:meth:`EncodedSplit.take`).
 
     With ``shuffle`` the rows of epoch ``e`` follow ``numpy.random.default_rng((seed, e))
-    .permutation(n)``; without, their stored order. A split's ``transform`` gets
+    .permutation(n)``; without, their stored order. With ``group_by_length`` g as well (a split
+    with lengths), that permutation is cut into chunks of g batches, each chunk sorted by length
+    (stable) and cut into batches, and the full batches are shuffled by the same generator (the
+    short one stays last): similar lengths share a batch, which :class:`EncodedSplit` then pads
+    less. A split's ``transform`` gets
     ``default_rng((seed, e, index))``. So a batch depends only on (seed, epoch, index), never on
     which worker builds it or when, and every sample appears once an epoch (the last batch may be
     short). Holds only arrays and picklable callables, so it can be sent to worker processes.
     """
 
-    def __init__(self, split: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        split: EncodedSplit,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        group_by_length: int | None = None,
+    ):
         self.split = split
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
+        self.group_by_length = group_by_length
+        self.lengths = split.lengths() if group_by_length else None
+        if group_by_length and self.lengths is None:
+            raise ValueError("group_by_length needs a split with lengths (a padding_mask)")
 
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
@@ -38,7 +53,21 @@ class SplitBatches:
     def order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
             return np.arange(len(self.split))
-        return np.random.default_rng((self.seed, epoch)).permutation(len(self.split))
+        generator = np.random.default_rng((self.seed, epoch))
+        order = generator.permutation(len(self.split))
+        if self.group_by_length:
+            order = self._grouped(order, generator)
+        return order
+
+    def _grouped(self, order: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+        chunk = self.group_by_length * self.batch_size
+        pieces = [order[start : start + chunk] for start in range(0, len(order), chunk)]
+        order = np.concatenate([p[np.argsort(self.lengths[p], kind="stable")] for p in pieces])
+        full = len(order) // self.batch_size * self.batch_size
+        batches = order[:full].reshape(-1, self.batch_size)[
+            generator.permutation(len(order) // self.batch_size)
+        ]
+        return np.concatenate([batches.reshape(-1), order[full:]])
 
     def batch(self, epoch: int, index: int) -> tuple:
         if not 0 <= index < len(self):

@@ -43,7 +43,8 @@ def keras_input(
         fetcher = _FirstError(opened)
         try:
             if keras.backend.backend() == "tensorflow":
-                yield _tf_dataset(fetcher, schedule(0), limit)
+                varying = batches.split.pad_to_multiple is not None
+                yield _tf_dataset(fetcher, schedule(0), limit, varying)
             else:
                 yield _EpochBatches(fetcher, per_epoch, endless)
         except Exception:
@@ -69,12 +70,15 @@ class _FirstError:
             raise
 
 
-def _tf_dataset(fetcher, example: tuple, limit: int | None):
+def _tf_dataset(fetcher, example: tuple, limit: int | None, varying_width: bool):
     import tensorflow as tf
 
     flat_example = tf.nest.flatten(example)
     dtypes = [tf.as_dtype(np.asarray(part).dtype) for part in flat_example]
+    # Batches and (with pad_to_multiple) token columns vary; the rest is as the first batch's
     shapes = [tf.TensorShape([None, *np.shape(part)[1:]]) for part in flat_example]
+    if varying_width:
+        shapes = [tf.TensorShape([None, None, *s[2:]]) if s.rank > 1 else s for s in shapes]
 
     def produce(position):
         return [np.asarray(part) for part in tf.nest.flatten(fetcher.get(int(position)))]
