@@ -1,7 +1,7 @@
 """The default experiment padded to ``maxlen`` (as before) against batches cut to their longest
-text (``data.pad_to_multiple=16``) with similar lengths grouped (``data.length_grouping=32``):
-the whole ``scripts/run.py`` command's wall time and the best valid accuracy, side by side in
-one benchmark run, the settings taking turns.
+text (``data.pad_to_multiple``) with similar lengths grouped (``data.length_grouping``): the
+whole ``scripts/run.py`` command's wall time and the best valid accuracy, side by side in one
+benchmark run, the settings taking turns.
 
     python benchmarks/length_bucketing.py [--repeats 1] [ARGS for both runs ...]
 
@@ -28,11 +28,15 @@ SETTINGS = {
         "data.pad_to_multiple=16",
         "data.length_grouping=32",
     ],
+    "pad_to_multiple=8, length_grouping=128": [
+        "data.pad_to_multiple=8",
+        "data.length_grouping=128",
+    ],
 }
 
 
-def run(folder: Path, overrides: list[str]) -> tuple[float, float, float]:
-    """Seconds for the whole command, best valid accuracy and test accuracy."""
+def run(folder: Path, overrides: list[str]) -> tuple[float, float]:
+    """Seconds for the whole command, and its best valid accuracy."""
     from mlflow import MlflowClient
 
     store = f"sqlite:///{folder}/mlflow.db"
@@ -43,11 +47,7 @@ def run(folder: Path, overrides: list[str]) -> tuple[float, float, float]:
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     seconds = time.perf_counter() - start
     (result,) = MlflowClient(store).search_runs(["1"])
-    return (
-        seconds,
-        result.data.metrics["best_valid_accuracy"],
-        result.data.metrics.get("test_accuracy", float("nan")),
-    )
+    return seconds, result.data.metrics["best_valid_accuracy"]
 
 
 def main() -> None:
@@ -61,27 +61,31 @@ def main() -> None:
             for number, (name, overrides) in enumerate(SETTINGS.items()):
                 folder = Path(scratch) / f"{repeat}-{number}"
                 results[name].append(run(folder, [*options.args, *overrides]))
-                seconds, valid, _ = results[name][-1]
+                seconds, valid = results[name][-1]
                 print(f"round {repeat + 1}: {name}: {seconds:.1f} s, valid {valid:.4f}", flush=True)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     baseline = statistics.median(r[0] for r in results["pad to maxlen (128)"])
+    train = Path(ROOT / "data" / "sentiment" / "sentiment.train.data").read_text(encoding="utf-8")
+    lengths = sorted(len(line.split("\t")[0]) + 2 for line in train.splitlines())
+    longer = sum(length > 128 for length in lengths) / len(lengths)
     lines = [
         "# Shorter padding: the default experiment, padded to maxlen against cut and grouped batches",
         "",
         f"Machine: {describe()}. Command: `python benchmarks/length_bucketing.py --repeats "
         f"{options.repeats}{' ' + ' '.join(options.args) if options.args else ''}`. Each time is "
-        "the whole `scripts/run.py` command (start-up, data, graphs, 2 epochs, validation, the "
-        "test split); the settings take turns.",
+        "the whole `scripts/run.py` command (start-up, data, graphs, 2 epochs, validation); the settings take turns. Training texts: median "
+        f"{statistics.median(lengths)} tokens with [CLS] and [SEP], {100 * longer:.0f} % cut at 128, "
+        "so a batch of 64 drawn at random is 128 wide almost always: the saving comes from grouping.",
         "",
-        "| setting | median s | range s | vs maxlen | best valid accuracy | test accuracy |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| setting | median s | range s | vs maxlen | best valid accuracy |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, runs in results.items():
         times = [r[0] for r in runs]
         median = statistics.median(times)
         lines.append(
             f"| {name} | {median:.1f} | {min(times):.1f}–{max(times):.1f} | {median / baseline:.2f}× | "
-            f"{', '.join(f'{100 * r[1]:.2f} %' for r in runs)} | {', '.join(f'{100 * r[2]:.2f} %' for r in runs)} |"
+            f"{', '.join(f'{100 * r[1]:.2f} %' for r in runs)} |"
         )
     report = ROOT / "benchmarks" / "results" / f"length_bucketing_{backend}.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
