@@ -35,7 +35,11 @@ def main(backend: str, data_dir: str) -> None:
     task.compile(model, instantiate_section(cfg, "optimizer"), jit_compile=True)
     batches = data.batches("train", seed=0)
     widths = sorted(
-        {batches.batch(e, i)[0]["token_ids"].shape[1] for e in range(3) for i in range(len(batches))}
+        {
+            batches.batch(e, i)[0]["token_ids"].shape[1]
+            for e in range(3)
+            for i in range(len(batches))
+        }
     )
 
     traces = []
