@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PORT ?= 5000
 STORE := sqlite:///$(CURDIR)/outputs/mlflow.db
 
-.PHONY: setup data browser run test ui server lint clean
+.PHONY: setup data browser run test ui server lint clean gpu-wheels
 
 setup: $(STAMP)
 
@@ -69,3 +69,13 @@ lint: setup
 
 clean:
 	rm -rf outputs/runs outputs/multiruns
+
+# Python 3.12 wheels for the GPU machine (benchmarks/gpu_wheels.txt), which reaches no registry;
+# antlr4-python3-runtime 4.9.3 (OmegaConf's parser) exists only as a source archive: built here.
+WHEEL_TARGET := --only-binary=:all: --python-version 3.12 --implementation cp \
+	$(foreach n,17 24 27 28 34,--platform manylinux_2_$(n)_x86_64) --platform manylinux2014_x86_64
+gpu-wheels: setup
+	grep -v -e '^#' -e antlr4 benchmarks/gpu_wheels.txt > .whl.txt
+	$(PY) -m pip download --quiet --no-deps $(WHEEL_TARGET) -d .whl -r .whl.txt
+	$(PY) -m pip wheel --quiet --no-deps -w .whl $$(grep '^antlr4' benchmarks/gpu_wheels.txt)
+	rm .whl.txt

@@ -14,7 +14,8 @@ in seconds with ``--smoke`` (in ``make test``).
 Writes ``DIR/gpu_suite.md`` (the machine, the tables) and ``DIR/mlflow.db``; the runs' folders
 and artifacts go to ``DIR/outputs/`` (``--out`` under the device's ``$OUT`` brings back the two
 files). On the GPU machine (Python 3.12, JAX on CUDA, no registry) Keras, Hydra, OmegaConf and
-MLflow with their dependencies come along as wheels (README, "Backends, precision and GPUs").
+MLflow's client come along as wheels: ``make gpu-wheels`` (README, "Backends, precision and
+GPUs").
 """
 
 import argparse

@@ -53,10 +53,12 @@ class MlflowSweepCallback(Callback):
     def _end_parent(self) -> None:
         if self._parent_run_id:
             run_id, self._parent_run_id = self._parent_run_id, None
-            table = self._tracker.summarise_parent(run_id, self._sweep_dir / "comparison")
-            if table:
-                print(table, flush=True)
-            self._tracker.end_parent(run_id)
+            try:
+                table = self._tracker.summarise_parent(run_id, self._sweep_dir / "comparison")
+                if table:
+                    print(table, flush=True)
+            finally:  # a comparison that breaks (a missing plotting library) leaves no open parent
+                self._tracker.end_parent(run_id)
 
 
 def sweep_definition(config: DictConfig) -> dict[str, str]:
