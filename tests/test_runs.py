@@ -189,19 +189,31 @@ def test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run(
 
     run_dir = tmp_path / "run"
     args = [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={run_dir}"]
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "run.py"), *args, "trainer.epochs=1000"],
-        cwd=ROOT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run.py"), *args, "trainer.epochs=1000"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "MLFLOW_TRACKING_URI": tracking_uri,
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "PYTHONFAULTHANDLER": "1",  # SIGABRT prints every thread's stack
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (run_dir / "checkpoints" / "state.json").exists():
             time.sleep(0.5)
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # where it hangs, for the failure message
+            process.wait(timeout=30)
+            pytest.fail(f"no exit 60 s after Ctrl-C; its stacks:\n{log.read_text()[-6000:]}")
     finally:
         process.kill()
     _, (killed,) = runs_of(tracking_uri)
