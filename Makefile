@@ -38,9 +38,7 @@ run: data  ## set up, then run the default experiment (pass overrides with ARGS=
 # Backend-agnostic modules and the end-to-end runs (default, sweeps, ablations, resume, export,
 # pre-training, triples, VQ-VAE, float16) are tested again under JAX, the GPU machine's backend;
 # the optimizer tests compare float64 trajectories, which JAX keeps only with x64 on from start-up.
-# Not yet under JAX: the Ctrl-C test, which once (1 of 7, on a loaded CI run) did not exit within
-# 60 s of its Ctrl-C under JAX; it now prints the process's stacks when that happens.
-JAX_TESTS := tests/test_runs.py --deselect tests/test_runs.py::test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run \
+JAX_TESTS := tests/test_runs.py \
 	tests/test_bert_runs.py::test_pretraining_exports_a_google_checkpoint_that_fine_tuning_loads \
 	tests/test_triple_runs.py::test_a_triples_run_trains_resumes_and_is_tracked \
 	tests/test_vqvae_runs.py::test_a_vqvae_run_trains_resumes_and_reports_code_statistics \

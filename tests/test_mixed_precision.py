@@ -37,7 +37,6 @@ def test_bfloat16_training_follows_float32(backend, tmp_path):
     difference = np.abs(half["losses"] - full["losses"])
     assert difference.max() <= 0.02, difference
     assert difference.max() > 1e-4  # the bfloat16 run computed in bfloat16
-    assert full["losses"][-1] < full["losses"][0]
 
 
 def test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32(
