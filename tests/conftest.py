@@ -135,3 +135,15 @@ def debug_run(corpus, store, tmp_path_factory):
 
 def loss_history(client, run_id):
     return [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")]
+
+
+def trajectory(backend: str, corpus, initial, out, *overrides: str) -> dict:
+    """``tests/backend_trajectory.py`` on ``backend`` in its own process: its losses and final
+    weights (initial weights read from ``initial``, or written there when it is missing)."""
+    import numpy as np
+
+    command = [sys.executable, str(ROOT / "tests" / "backend_trajectory.py"), backend]
+    command += [str(corpus), str(initial), str(out), *overrides]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(out, allow_pickle=False))

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY_MODEL, run_script, runs_of, write_corpus
+from conftest import TINY_MODEL, run_script, runs_of, trajectory, write_corpus
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="no JAX")
 
@@ -35,15 +35,10 @@ def test_tensorflow_and_jax_follow_the_same_curve(optimizer, tmp_path):
     to float32 round-off (1e-5, where the weights move by 5e-3 to 2e-2)."""
     corpus = write_corpus(tmp_path / "data", {"train": 1300, "valid": 64, "test": 64})
     initial = tmp_path / "initial.npz"
-    outcome = {}
-    for backend in ("tensorflow", "jax"):
-        out = tmp_path / f"{backend}.npz"
-        command = [sys.executable, str(ROOT / "tests" / "backend_trajectory.py"), backend]
-        command += [str(corpus), str(initial), str(out), *optimizer]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        outcome[backend] = dict(np.load(out, allow_pickle=False))
-    tf, jax = outcome["tensorflow"], outcome["jax"]
+    tf, jax = (
+        trajectory(backend, corpus, initial, tmp_path / f"{backend}.npz", *optimizer)
+        for backend in ("tensorflow", "jax")
+    )
     assert len(tf["losses"]) == 20
     np.testing.assert_allclose(jax["losses"], tf["losses"], rtol=1e-5)
     start = np.load(initial, allow_pickle=False)

@@ -2,23 +2,13 @@
 weights, and mixed_float16 (Keras's dynamic loss scaling around the optimizer) trains a full run
 with EMA and accumulation, their state in float32 and in its checkpoints."""
 
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
-from conftest import DEBUG, ROOT, run_script, runs_of, write_corpus
+from conftest import DEBUG, finished_runs, trajectory, write_corpus
 
 WRAPPERS = ["optimizer.ema=0.9", "optimizer.accum_steps=2"]
-
-
-def trajectory(backend, corpus, initial, out, *overrides):
-    command = [sys.executable, str(ROOT / "tests" / "backend_trajectory.py"), backend]
-    command += [str(corpus), str(initial), str(out), *overrides]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(np.load(out, allow_pickle=False))
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
@@ -42,7 +32,7 @@ def test_bfloat16_training_follows_float32(backend, tmp_path):
 def test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32(
     corpus, tracking_uri, tmp_path
 ):
-    result = run_script(
+    client, (run,) = finished_runs(
         [
             *DEBUG,
             "trainer.precision=mixed_float16",
@@ -52,8 +42,6 @@ def test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32(
         ],
         tracking_uri,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    client, (run,) = runs_of(tracking_uri)
     assert run.info.status == "FINISHED" and run.data.params["trainer.precision"] == "mixed_float16"
     losses = [m.value for m in client.get_metric_history(run.info.run_id, "loss")]
     assert losses and np.isfinite(losses).all()

@@ -42,6 +42,7 @@ class SplitBatches:
         self.lengths = split.lengths() if group_by_length else None
         if group_by_length and self.lengths is None:
             raise ValueError("group_by_length needs a split with lengths (a padding_mask)")
+        self._last_order: tuple[int, np.ndarray] | None = None  # (epoch, order): once an epoch
 
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
@@ -51,6 +52,12 @@ class SplitBatches:
         return min(self.batch_size, len(self.split) - index * self.batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
+        last = self._last_order  # one read: loader threads may replace it meanwhile
+        if last is None or last[0] != epoch:
+            last = self._last_order = (epoch, self._order(epoch))
+        return last[1]
+
+    def _order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
             return np.arange(len(self.split))
         generator = np.random.default_rng((self.seed, epoch))
