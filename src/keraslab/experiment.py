@@ -14,6 +14,7 @@ checkpoint, on its trained and (with EMA) averaged weights.
 import contextlib
 import io
 import math
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +32,7 @@ from keraslab.errors import DataError
 from keraslab.quiet import import_backend
 from keraslab.resume import Resume, check_same_monitor, read_resume
 from keraslab.tracking.hydra_job import current_job
+from keraslab.tracking.mlflow_tracker import NullTracker
 
 # The run path's own keys; every section's checks live with its target.
 RUN_CHECKS = {
@@ -48,29 +50,50 @@ def run_experiment(cfg: DictConfig) -> float:
     check_config(cfg, RUN_CHECKS)
     job = current_job()
     resume = read_resume(cfg.resume, cfg) if cfg.get("resume") else None
-    run_dir = resume.run_dir if resume else Path(job.output_dir or cfg.paths.run_dir)
+    distribution = instantiate_section(cfg, "distribution")
     use_backend(cfg.backend)
+    distribution.start()
     import_backend()
-    tracker = instantiate_section(cfg, "logger")
-    resume_run_id = resume.state.mlflow_run_id if resume else None
-    with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
-        task = instantiate_section(cfg, "model")
-        task.check_export(cfg.get("export"))
-        data = instantiate_section(cfg, "data").setup(**task.data_options())
-        run_dir.mkdir(parents=True, exist_ok=True)
-        keep_artifacts(data.artifacts(), run_dir, tracker, resuming=resume is not None)
-        tracker.log_datasets(
-            job.choices.get("data") or type(data).__name__, cfg.data.get("data_dir"), data.splits
-        )
-        value, report = _train_and_evaluate(cfg, task, data, run_dir, tracker, resume)
+    with _run_folder(resume, job, cfg, distribution.is_chief) as run_dir:
+        # Only the chief tracks; the other workers keep their checkpoints in a scratch folder.
+        tracker = instantiate_section(cfg, "logger") if distribution.is_chief else NullTracker()
+        resume_run_id = resume.state.mlflow_run_id if resume else None
+        with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
+            task = instantiate_section(cfg, "model")
+            task.check_export(cfg.get("export"))
+            task.check_distribution(distribution)
+            data = instantiate_section(cfg, "data").setup(**task.data_options())
+            run_dir.mkdir(parents=True, exist_ok=True)
+            resuming = resume is not None and distribution.is_chief
+            keep_artifacts(data.artifacts(), run_dir, tracker, resuming)
+            tracker.log_datasets(
+                job.choices.get("data") or type(data).__name__,
+                cfg.data.get("data_dir"),
+                data.splits,
+            )
+            value, report = _train_and_evaluate(
+                cfg, task, data, run_dir, tracker, resume, distribution
+            )
     print(report, flush=True)
     return value
 
 
+@contextlib.contextmanager
+def _run_folder(resume: Resume | None, job, cfg, chief: bool):
+    """The run's folder (the resumed run's, else Hydra's); for a worker other than the chief a
+    scratch folder, removed at the end, where its copies of the checkpoints go."""
+    if not chief:
+        with tempfile.TemporaryDirectory(prefix="keraslab-worker-") as scratch:
+            yield Path(scratch)
+        return
+    yield resume.run_dir if resume else Path(job.output_dir or cfg.paths.run_dir)
+
+
 def _train_and_evaluate(
-    cfg, task, data, run_dir: Path, tracker, resume: Resume | None
+    cfg, task, data, run_dir: Path, tracker, resume: Resume | None, distribution
 ) -> tuple[float, str]:
-    """The optimized metric's value, and the summary to print once the run is closed."""
+    """The optimized metric's value, and the summary to print once the run is closed. Under
+    ``distribution`` every worker trains; the chief alone then scores the best checkpoint."""
     # Keras (and TensorFlow) load only once the data has been read and checked.
     from keraslab.evaluation import scored_checkpoint, split_results
     from keraslab.optimizers import update_count
@@ -81,34 +104,42 @@ def _train_and_evaluate(
     seed_everything(cfg.seed)
     trainer = instantiate_section(cfg, "trainer")
     trainer.set_precision()
-    if resume:
-        model = trainer.resume(resume)
-    else:
-        model = task.build_model(data)
-        task.compile(model, instantiate_section(cfg, "optimizer"), trainer.jit_compile)
-    monitor, objective = _targets(cfg, task, data, trainer, model, resume)
-    objective_mode = task.metric_modes.get(result_base(objective), monitor[1])
-    tracker.set_tags(
-        {"monitor": monitor[0], "objective": objective, "objective_mode": objective_mode}
-    )
-    tracker.log_text(_model_summary(model), "model_summary.txt")
-
     loader = instantiate_section(cfg, "loader")
-    state = trainer.fit(
-        task,
-        model,
-        data,
-        loader,
-        run_dir,
-        monitor,
-        seed=cfg.seed,
-        callbacks=[
-            TrackerCallback(tracker, trainer.log_every_n_steps),
-            *task.artifact_callbacks(data, tracker, run_dir),
-        ],
-        resume_state=resume.state if resume else None,
-        mlflow_run_id=tracker.run_id,
-    )
+    with distribution.training():
+        if resume:
+            model = trainer.resume(resume)
+        else:
+            model = task.build_model(data)
+            task.compile(model, instantiate_section(cfg, "optimizer"), trainer.jit_compile)
+        monitor, objective = _targets(cfg, task, data, trainer, model, resume)
+        objective_mode = task.metric_modes.get(result_base(objective), monitor[1])
+        tracker.set_tags(
+            {
+                "monitor": monitor[0],
+                "objective": objective,
+                "objective_mode": objective_mode,
+                "distribution": distribution.describe(),
+            }
+        )
+        tracker.log_text(_model_summary(model), "model_summary.txt")
+        state = trainer.fit(
+            task,
+            model,
+            data,
+            loader,
+            run_dir,
+            monitor,
+            seed=cfg.seed,
+            callbacks=[
+                TrackerCallback(tracker, trainer.log_every_n_steps),
+                *task.artifact_callbacks(data, tracker, run_dir),
+            ],
+            resume_state=resume.state if resume else None,
+            mlflow_run_id=tracker.run_id,
+            share=distribution.share(),
+        )
+    if not distribution.is_chief:
+        return math.nan, f"{distribution.describe()}: trained its share; the chief reports."
     results = best_values(state.history, task, monitor)
     best_model = trainer.restore(scored_checkpoint(run_dir))
     if "test" in data.splits:

@@ -54,9 +54,10 @@ class DataModule:
         """The raw examples of ``split``, in the order its batches hold them."""
         return self.examples[split]
 
-    def batches(self, split: str, seed: int):
+    def batches(self, split: str, seed: int, share: tuple[int, int] = (0, 1)):
         """``split`` as :class:`~keraslab.loaders.SplitBatches` of ``batch_size``; shuffled each
-        epoch (and grouped by length, with ``length_grouping``) only for ``train``."""
+        epoch (and grouped by length, with ``length_grouping``) only for ``train``; ``share``:
+        a data-parallel worker's part of each batch."""
         from keraslab.loaders.batches import SplitBatches
 
         train = split == "train"
@@ -66,4 +67,5 @@ class DataModule:
             shuffle=train,
             seed=seed,
             group_by_length=self.length_grouping if train else None,
+            share=share,
         )

@@ -24,6 +24,11 @@ class SplitBatches:
     ``default_rng((seed, e, index))``. So a batch depends only on (seed, epoch, index), never on
     which worker builds it or when, and every sample appears once an epoch (the last batch may be
     short). Holds only arrays and picklable callables, so it can be sent to worker processes.
+
+    ``share=(w, W)``: data-parallel worker ``w`` of ``W`` builds only the ``w``-th of ``W`` equal
+    parts of every batch (the rows above a multiple of ``W`` in a short last batch are left out,
+    fewer than ``W`` samples an epoch; a last batch under ``W`` rows is dropped), so the workers
+    together hold each batch once; its transform draws from ``default_rng((seed, e, index, w))``.
     """
 
     def __init__(
@@ -33,23 +38,28 @@ class SplitBatches:
         shuffle: bool = False,
         seed: int = 0,
         group_by_length: int | None = None,
+        share: tuple[int, int] = (0, 1),
     ):
         self.split = split
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.group_by_length = group_by_length
+        self.worker, self.workers = share
         self.lengths = split.lengths() if group_by_length else None
         if group_by_length and self.lengths is None:
             raise ValueError("group_by_length needs a split with lengths (a padding_mask)")
         self._last_order: tuple[int, np.ndarray] | None = None  # (epoch, order): once an epoch
 
     def __len__(self) -> int:
-        return math.ceil(len(self.split) / self.batch_size)
+        batches = math.ceil(len(self.split) / self.batch_size)
+        left = len(self.split) % self.batch_size
+        return batches - 1 if 0 < left < self.workers else batches
 
     def rows(self, index: int) -> int:
-        """How many samples batch ``index`` holds (the last one may be short)."""
-        return min(self.batch_size, len(self.split) - index * self.batch_size)
+        """How many samples batch ``index`` holds over all workers (the last may be short)."""
+        rows = min(self.batch_size, len(self.split) - index * self.batch_size)
+        return rows - rows % self.workers
 
     def order(self, epoch: int) -> np.ndarray:
         last = self._last_order  # one read: loader threads may replace it meanwhile
@@ -79,13 +89,14 @@ class SplitBatches:
     def batch(self, epoch: int, index: int) -> tuple:
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} is outside [0, {len(self)})")
-        rows = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
+        first = index * self.batch_size
+        part = self.rows(index) // self.workers
+        rows = self.order(epoch)[first + self.worker * part : first + (self.worker + 1) * part]
         batch = self.split.take(rows)
         if self.split.transform is not None:
             inputs, labels = batch[0], batch[1] if len(batch) > 1 else None
-            return self.split.transform(
-                inputs, labels, np.random.default_rng((self.seed, epoch, index))
-            )
+            key = (self.seed, epoch, index) + ((self.worker,) if self.workers > 1 else ())
+            return self.split.transform(inputs, labels, np.random.default_rng(key))
         return batch
 
 

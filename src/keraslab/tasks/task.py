@@ -26,13 +26,16 @@ class Task:
     ``val_ema_<name>`` on the averaged weights of an EMA optimizer). ``monitor`` is the one that
     picks ``best.keras`` unless ``trainer.monitor`` says otherwise. ``export_formats`` lists
     what :meth:`export` writes. ``config_checks`` (see :mod:`keraslab.config_checks`) checks the
-    task's own keys of the ``model`` section.
+    task's own keys of the ``model`` section. ``data_parallel``: whether several worker
+    processes can train it, which needs validation through ``model.evaluate`` alone (predictions
+    of a batch spread over workers do not come back to one process).
     """
 
     monitor: str = "val_loss"
     metric_modes: ClassVar[Mapping[str, str]] = {"loss": "min"}
     export_formats: ClassVar[tuple[str, ...]] = ()
     config_checks: ClassVar[Mapping] = {}
+    data_parallel: ClassVar[bool] = True
 
     @property
     def name(self) -> str:
@@ -125,6 +128,14 @@ class Task:
             raise ConfigError(
                 f"export must be null{f' or one of {formats}' if formats else ''} for model "
                 f"{self.name}, got {format!r}."
+            )
+
+    def check_distribution(self, distribution) -> None:
+        if distribution.workers > 1 and not self.data_parallel:
+            raise ConfigError(
+                f"model {self.name} validates with predictions, which several workers cannot "
+                f"gather yet; got distribution.workers={distribution.workers}, expected 1 (a "
+                "single process, distribution=none) for this task."
             )
 
     def export(self, model, data, folder: Path, format: str) -> Path:

@@ -86,6 +86,8 @@ class TripleExtractionTask(BertTask):
         gold = [sentence.triples for sentence in data.gold(split)[: len(predicted)]]
         return count(predicted, gold).scores()
 
+    data_parallel = False  # validates with predictions (decoded triples)
+
     def validation_callbacks(self, data, inputs, steps: int) -> list:
         from keraslab.training.validation_scores import ValidationScores
 

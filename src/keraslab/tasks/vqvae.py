@@ -103,6 +103,8 @@ class VQVAETask(Task):
             **code_usage(codes, model.quantizer.num_codes),
         }
 
+    data_parallel = False  # validates with predictions (code usage, reconstructions)
+
     def validation_callbacks(self, data, inputs, steps: int) -> list:
         from keraslab.training.validation_scores import ValidationScores
 

@@ -98,10 +98,12 @@ class Trainer:
         callbacks=(),
         resume_state: TrainingState | None = None,
         mlflow_run_id: str | None = None,
+        share: tuple[int, int] = (0, 1),
     ) -> TrainingState:
         """Train ``model`` on ``data``'s train split to ``epochs``; returns the final state.
 
-        ``monitor`` is ``(metric, mode)``; ``resume_state`` goes on from an earlier run."""
+        ``monitor`` is ``(metric, mode)``; ``resume_state`` goes on from an earlier run;
+        ``share`` is a data-parallel worker's part of every batch (train and valid)."""
         from keraslab.loaders.keras_input import keras_input
         from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
         from keraslab.training.callbacks import AtomicModelCheckpoint, EpochEndHold, LastCheckpoint
@@ -124,7 +126,7 @@ class Trainer:
             resume_state or TrainingState(0, None, mlflow_run_id, monitor=name, mode=mode),
         )
         first_epoch = resume_state.epochs_done if resume_state else 0
-        train, valid = data.batches("train", seed), data.batches("valid", seed)
+        train, valid = data.batches("train", seed, share), data.batches("valid", seed, share)
         steps_per_epoch = _steps(self.steps_per_epoch, train)
         accumulation = find_wrapper(model.optimizer, GradientAccumulation)
         if accumulation is not None:

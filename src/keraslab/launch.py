@@ -1,0 +1,169 @@
+"""Start one run as several data-parallel worker processes on this machine.
+
+python -m keraslab.launch --workers 2 -- trainer.epochs=3 optimizer=lookahead
+
+Each worker is ``scripts/run.py <overrides> distribution=data_parallel backend=jax`` with
+``KERASLAB_WORKERS``, ``KERASLAB_WORKER_INDEX`` and ``KERASLAB_COORDINATOR`` (127.0.0.1 and a
+free port, unless ``--coordinator``) set. Worker 0, the chief, runs in the foreground as a
+single run would: its output is the launcher's, and it alone logs to MLflow and keeps the run
+folder. The others write their output to a scratch folder, shown when they fail. When a worker
+exits with an error or dies, the others get ``--grace`` seconds to end on their own (the
+chief's collectives fail at once, and it marks the MLflow run FAILED), then are killed with
+their process groups; the launcher then exits with status 1, naming the worker. Ctrl-C reaches
+every worker (a KeyboardInterrupt: the run is KILLED and resumable, as a single run's).
+"""
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run.py"
+POLL_SECONDS = 0.2
+INTERRUPT_GRACE = 60.0  # seconds for the workers to end an epoch's checkpoint and tracking
+LOG_TAIL_LINES = 30
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    coordinator = args.coordinator or f"127.0.0.1:{_free_port()}"
+    with tempfile.TemporaryDirectory(prefix="keraslab-launch-") as scratch:
+        workers = [_start(index, args, coordinator, Path(scratch)) for index in range(args.workers)]
+        return _supervise(workers, args.grace)
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m keraslab.launch", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--coordinator", help="the chief's host:port (default 127.0.0.1:<free>)")
+    parser.add_argument(
+        "--grace", type=float, default=10.0, help="seconds the others get after a failure"
+    )
+    parser.add_argument("overrides", nargs="*", help="run.py's overrides, after --")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be an integer >= 1, got {args.workers}")
+    if any(o in ("-m", "--multirun") for o in args.overrides):
+        parser.error("a launched run is one run: drop -m (sweeps launch one job at a time)")
+    return args
+
+
+class _Worker:
+    def __init__(self, index: int, process: subprocess.Popen, log: Path | None):
+        self.index, self.process, self.log = index, process, log
+
+    def describe(self) -> str:
+        code = self.process.returncode
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return f"worker {self.index} (pid {self.process.pid}, {how})"
+
+    def tail(self) -> str:
+        if self.log is None or not self.log.is_file():
+            return ""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(f"  [worker {self.index}] {line}" for line in lines[-LOG_TAIL_LINES:])
+
+
+def _start(index: int, args, coordinator: str, scratch: Path) -> _Worker:
+    env = {
+        **os.environ,
+        "KERASLAB_WORKERS": str(args.workers),
+        "KERASLAB_WORKER_INDEX": str(index),
+        "KERASLAB_COORDINATOR": coordinator,
+        "KERAS_BACKEND": "jax",
+    }
+    command = [sys.executable, str(RUN_SCRIPT), *args.overrides, "distribution=data_parallel"]
+    if index == 0:
+        process = subprocess.Popen(command, env=env, start_new_session=True)
+        return _Worker(index, process, None)
+    folder = scratch / f"worker-{index}"
+    log = scratch / f"worker-{index}.log"
+    command.append(f"hydra.run.dir={folder}")
+    with log.open("w", encoding="utf-8") as output:
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return _Worker(index, process, log)
+
+
+def _supervise(workers: list[_Worker], grace: float) -> int:
+    """Wait for every worker; on the first failure stop the rest. Ctrl-C is passed on."""
+    interrupted = []
+
+    def forward(signum, frame):
+        interrupted.append(signum)
+        _signal_all(workers, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, forward)
+    try:
+        failed = _first_failure(workers)
+        if interrupted:
+            _stop_others(workers, INTERRUPT_GRACE)
+            return 130
+        if failed is not None:
+            _stop_others(workers, grace)
+            print(
+                f"keraslab.launch: {failed.describe()} failed; stopped the other workers.\n"
+                + failed.tail(),
+                file=sys.stderr,
+                flush=True,
+            )
+            return 1
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _kill_all(workers)
+
+
+def _first_failure(workers: list[_Worker]) -> _Worker | None:
+    while True:
+        codes = [w.process.poll() for w in workers]
+        failed = [w for w, code in zip(workers, codes, strict=True) if code not in (None, 0)]
+        if failed:
+            return failed[0]
+        if all(code == 0 for code in codes):
+            return None
+        time.sleep(POLL_SECONDS)
+
+
+def _stop_others(workers: list[_Worker], grace: float) -> None:
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(w.process.poll() is None for w in workers):
+        time.sleep(POLL_SECONDS)
+    _kill_all(workers)
+
+
+def _signal_all(workers: list[_Worker], signum: int) -> None:
+    for worker in workers:
+        if worker.process.poll() is None:
+            _signal_group(worker, signum)
+
+
+def _kill_all(workers: list[_Worker]) -> None:
+    """SIGKILL each worker's process group (its loader processes too), then reap them."""
+    for worker in workers:
+        _signal_group(worker, signal.SIGKILL)
+        worker.process.wait()
+
+
+def _signal_group(worker: _Worker, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.process.pid, signum)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
