@@ -61,7 +61,6 @@ def run_experiment(cfg: DictConfig) -> float:
         with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
             task = instantiate_section(cfg, "model")
             task.check_export(cfg.get("export"))
-            task.check_distribution(distribution)
             data = instantiate_section(cfg, "data").setup(**task.data_options())
             run_dir.mkdir(parents=True, exist_ok=True)
             resuming = resume is not None and distribution.is_chief

@@ -22,6 +22,15 @@ from keraslab.config_checks import Check, integer, string
 HEARTBEAT_TIMEOUT = 15
 
 
+def _task_class(cfg):
+    from hydra.utils import get_object
+
+    try:
+        return get_object(cfg.model._target_)
+    except Exception:  # the model section's own check names a bad target
+        return None
+
+
 class SingleProcess:
     """``distribution=none``: one process, Keras's default device placement."""
 
@@ -84,10 +93,21 @@ class DataParallel(SingleProcess):
                 f"got {index}"
             )
         batch_size = cfg.get("data", {}).get("batch_size")
-        if isinstance(workers, int) and isinstance(batch_size, int) and batch_size % workers:
+        if (
+            isinstance(workers, int)
+            and workers >= 1
+            and isinstance(batch_size, int)
+            and batch_size % workers
+        ):
             problems.append(
                 f"data.batch_size ({batch_size}) must be a multiple of distribution.workers "
                 f"({workers}): each worker builds an equal share of every global batch"
+            )
+        task = _task_class(cfg)
+        if isinstance(workers, int) and workers > 1 and not getattr(task, "data_parallel", True):
+            problems.append(
+                f"model {task.__name__} validates with predictions, which several workers cannot "
+                f"gather yet: distribution.workers must be 1 for it, got {workers}"
             )
         return problems
 

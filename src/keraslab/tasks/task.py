@@ -130,14 +130,6 @@ class Task:
                 f"{self.name}, got {format!r}."
             )
 
-    def check_distribution(self, distribution) -> None:
-        if distribution.workers > 1 and not self.data_parallel:
-            raise ConfigError(
-                f"model {self.name} validates with predictions, which several workers cannot "
-                f"gather yet; got distribution.workers={distribution.workers}, expected 1 (a "
-                "single process, distribution=none) for this task."
-            )
-
     def export(self, model, data, folder: Path, format: str) -> Path:
         """Write ``model`` to ``folder`` in ``format`` (one of :attr:`export_formats`)."""
         raise ConfigError(f"model {self.name} cannot be exported; set export=null.")
