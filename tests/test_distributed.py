@@ -19,6 +19,7 @@ from keraslab.config_checks import check_config
 from keraslab.data.encoded import EncodedSplit
 from keraslab.errors import ConfigError
 from keraslab.loaders import SplitBatches
+from keraslab.resume import STATE_FILE, read_state
 
 # 20 optimizer updates, dropout off, the loss logged at every update.
 SAME_CURVE = [
@@ -28,6 +29,19 @@ SAME_CURVE = [
     "trainer.log_every_n_steps=1",
     "model.encoder.dropout=0",
     "model.head_dropout=0",
+]
+
+
+# Lazy rows, accumulation (2 micro-batches an update), lookahead, EMA, a schedule, and LAMB's
+# weight decay and layer adaptation: 20 updates again.
+EVERY_WRAPPER = [
+    "optimizer=lamb",
+    "optimizer.lazy=[word_embeddings]",
+    "optimizer.accum_steps=2",
+    "optimizer.lookahead_k=3",
+    "optimizer.ema=0.9",
+    "optimizer.schedule={4:1.0,20:0.1}",
+    "trainer.steps_per_epoch=20",
 ]
 
 
@@ -131,8 +145,8 @@ def checkpoint_weights(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize(
     "optimizer",
-    [[], ["optimizer.ema=0.9", "optimizer.accum_steps=2", "trainer.steps_per_epoch=20"]],
-    ids=["adam", "ema+accumulation"],
+    [[], EVERY_WRAPPER],
+    ids=["adam", "every-wrapper"],
 )
 def test_two_workers_follow_one_process_with_the_same_global_batch(corpus, tmp_path, optimizer):
     overrides = [*SAME_CURVE, *optimizer, f"data.data_dir={corpus}"]
@@ -192,7 +206,7 @@ def test_a_killed_worker_fails_the_run_within_30_seconds(corpus, tmp_path):
     overrides = [
         *DEBUG,
         f"data.data_dir={corpus}",
-        "trainer.epochs=100",
+        "trainer.epochs=10000",
         "trainer.log_every_n_steps=1",
         f"hydra.run.dir={tmp_path / 'chief'}",
     ]
@@ -204,12 +218,9 @@ def test_a_killed_worker_fails_the_run_within_30_seconds(corpus, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
     try:
-        uri = f"sqlite:///{tmp_path}/mlflow.db"
-        deadline = time.monotonic() + 240
-        while not _training(uri):
-            assert launcher.poll() is None and time.monotonic() < deadline, "never trained"
-            time.sleep(1)
+        wait_for_training(launcher, uri, tmp_path / "chief")
         tree = psutil.Process(launcher.pid).children(recursive=True)
         (worker,) = [p for p in tree if any("worker-1" in part for part in p.cmdline())]
         killed = time.monotonic()
@@ -224,6 +235,16 @@ def test_a_killed_worker_fails_the_run_within_30_seconds(corpus, tmp_path):
     _, (run,) = runs_of(uri)
     assert run.info.status == "FAILED"
     assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert list((tmp_path / "tmp").iterdir()) == [], "the killed worker's scratch is gone too"
+
+
+def wait_for_training(launcher: subprocess.Popen, uri: str, run_dir: Path) -> None:
+    """Until the launched run has logged a training loss; the store is read only once the
+    chief has begun training (opening it while the chief creates it would race)."""
+    deadline = time.monotonic() + 240
+    while not ((run_dir / "checkpoints").is_dir() and _training(uri)):
+        assert launcher.poll() is None and time.monotonic() < deadline, "never trained"
+        time.sleep(1)
 
 
 def _training(uri: str) -> bool:
@@ -236,3 +257,62 @@ def _training(uri: str) -> bool:
         return False
     runs = client.search_runs([experiment.experiment_id])
     return bool(runs) and "loss" in runs[0].data.metrics
+
+
+def test_ctrl_c_reaches_every_worker_and_the_run_resumes(corpus, tmp_path):
+    overrides = [*DEBUG, f"data.data_dir={corpus}", "trainer.log_every_n_steps=1"]
+    launcher = subprocess.Popen(
+        launch_command([*overrides, "trainer.epochs=10000", f"hydra.run.dir={tmp_path / 'a'}"]),
+        cwd=ROOT,
+        env=launch_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    try:
+        wait_for_training(launcher, uri, tmp_path / "a")
+        tree = psutil.Process(launcher.pid).children(recursive=True)
+        launcher.send_signal(signal.SIGINT)
+        _, stderr = launcher.communicate(timeout=90)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 130, stderr[-3000:]
+    assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    _, (run,) = runs_of(uri)
+    assert run.info.status == "KILLED"
+
+    done = read_state(tmp_path / "a" / "checkpoints" / STATE_FILE).epochs_done
+    epochs = f"trainer.epochs={done + 1}"
+    resumed = launch([*overrides, epochs, f"resume={tmp_path / 'a'}"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    client, (run,) = runs_of(uri)
+    assert run.info.status == "FINISHED"
+    assert len(client.get_metric_history(run.info.run_id, "valid_loss")) == done + 1
+
+
+def test_slurm_tasks_are_the_workers(monkeypatch):
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    monkeypatch.delenv("KERASLAB_WORKERS", raising=False)
+    monkeypatch.delenv("KERASLAB_WORKER_INDEX", raising=False)
+    cfg = compose_config(["distribution=data_parallel", "backend=jax"])
+    assert (cfg.distribution.workers, cfg.distribution.worker_index) == (4, 3)
+
+
+def test_a_worker_that_fails_alone_stops_the_others_at_once(corpus, tmp_path):
+    """The chief alone opens the MLflow store; the other worker waits for it in JAX's start-up."""
+    env = {**launch_env(tmp_path), "MLFLOW_TRACKING_URI": "sqlite:////proc/nowhere/mlflow.db"}
+    started = time.monotonic()
+    result = subprocess.run(
+        launch_command([*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path / 'a'}"]),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert time.monotonic() - started < 60
+    assert "error: worker 0: the MLflow store sqlite:////proc/nowhere" in result.stderr
+    assert "worker 0 (pid" in result.stderr and "exit status 2" in result.stderr

@@ -54,6 +54,14 @@ def run_experiment(cfg: DictConfig) -> float:
     use_backend(cfg.backend)
     distribution.start()
     import_backend()
+    try:
+        return _run(cfg, job, resume, distribution)
+    except BaseException as error:
+        distribution.fail(error)
+        raise
+
+
+def _run(cfg, job, resume: Resume | None, distribution) -> float:
     with _run_folder(resume, job, cfg, distribution.is_chief) as run_dir:
         # Only the chief tracks; the other workers keep their checkpoints in a scratch folder.
         tracker = instantiate_section(cfg, "logger") if distribution.is_chief else NullTracker()

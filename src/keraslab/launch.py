@@ -2,7 +2,7 @@
 
 python -m keraslab.launch --workers 2 -- trainer.epochs=3 optimizer=lookahead
 
-Each worker is ``scripts/run.py <overrides> distribution=data_parallel backend=jax`` with
+Each worker is ``scripts/run.py <overrides> distribution=data_parallel`` with ``KERAS_BACKEND=jax``,
 ``KERASLAB_WORKERS``, ``KERASLAB_WORKER_INDEX`` and ``KERASLAB_COORDINATOR`` (127.0.0.1 and a
 free port, unless ``--coordinator``) set. Worker 0, the chief, runs in the foreground as a
 single run would: its output is the launcher's, and it alone logs to MLflow and keeps the run
@@ -11,10 +11,13 @@ exits with an error or dies, the others get ``--grace`` seconds to end on their 
 chief's collectives fail at once, and it marks the MLflow run FAILED), then are killed with
 their process groups; the launcher then exits with status 1, naming the worker. Ctrl-C reaches
 every worker (a KeyboardInterrupt: the run is KILLED and resumable, as a single run's).
+``--cpus-per-worker k`` pins worker ``i`` to CPUs ``[i k, (i + 1) k)`` of those this process may
+use, so that workers sharing a machine do not oversubscribe its cores.
 """
 
 import argparse
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -26,6 +29,7 @@ from pathlib import Path
 
 RUN_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run.py"
 POLL_SECONDS = 0.2
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 INTERRUPT_GRACE = 60.0  # seconds for the workers to end an epoch's checkpoint and tracking
 LOG_TAIL_LINES = 30
 
@@ -47,10 +51,19 @@ def _arguments(argv):
     parser.add_argument(
         "--grace", type=float, default=10.0, help="seconds the others get after a failure"
     )
+    parser.add_argument(
+        "--cpus-per-worker", type=int, help="pin each worker to its own CPUs (default: unpinned)"
+    )
     parser.add_argument("overrides", nargs="*", help="run.py's overrides, after --")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be an integer >= 1, got {args.workers}")
+    cpus = len(os.sched_getaffinity(0))
+    if args.cpus_per_worker is not None and not 1 <= args.cpus_per_worker * args.workers <= cpus:
+        parser.error(
+            f"--cpus-per-worker {args.cpus_per_worker} x --workers {args.workers} must be "
+            f"between 1 and the {cpus} CPUs this process may use"
+        )
     if any(o in ("-m", "--multirun") for o in args.overrides):
         parser.error("a launched run is one run: drop -m (sweeps launch one job at a time)")
     return args
@@ -79,19 +92,35 @@ def _start(index: int, args, coordinator: str, scratch: Path) -> _Worker:
         "KERASLAB_WORKER_INDEX": str(index),
         "KERASLAB_COORDINATOR": coordinator,
         "KERAS_BACKEND": "jax",
+        "TMPDIR": str(_folder(scratch / f"tmp-{index}")),  # its scratch goes with the launcher's
     }
     command = [sys.executable, str(RUN_SCRIPT), *args.overrides, "distribution=data_parallel"]
+    options = {"env": env, "start_new_session": True, "preexec_fn": _before_exec(index, args)}
     if index == 0:
-        process = subprocess.Popen(command, env=env, start_new_session=True)
-        return _Worker(index, process, None)
-    folder = scratch / f"worker-{index}"
+        return _Worker(index, subprocess.Popen(command, **options), None)
+    # the chief's run folder is the run's; the others' output goes to scratch
+    command = [o for o in command if not o.startswith("hydra.run.dir=")]
+    command.append(f"hydra.run.dir={scratch / f'worker-{index}'}")
     log = scratch / f"worker-{index}.log"
-    command.append(f"hydra.run.dir={folder}")
     with log.open("w", encoding="utf-8") as output:
-        process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options)
     return _Worker(index, process, log)
+
+
+def _before_exec(index: int, args):
+    """What a worker runs before its program: asking Linux to send it a Ctrl-C should the
+    launcher die (so no worker outlives it), and pinning it to its CPUs."""
+    cpus = None
+    if args.cpus_per_worker is not None:
+        allowed = sorted(os.sched_getaffinity(0))
+        cpus = allowed[index * args.cpus_per_worker : (index + 1) * args.cpus_per_worker]
+
+    def prepare():
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    return prepare
 
 
 def _supervise(workers: list[_Worker], grace: float) -> int:
@@ -124,14 +153,17 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
 
 
 def _first_failure(workers: list[_Worker]) -> _Worker | None:
-    while True:
-        codes = [w.process.poll() for w in workers]
-        failed = [w for w, code in zip(workers, codes, strict=True) if code not in (None, 0)]
-        if failed:
-            return failed[0]
-        if all(code == 0 for code in codes):
-            return None
-        time.sleep(POLL_SECONDS)
+    """The first worker to end with an error, in the order they end; None if all succeed."""
+    running = {worker.process.pid: worker for worker in workers}
+    while running:
+        pid, status = os.wait()
+        worker = running.pop(pid, None)
+        if worker is None:
+            continue
+        worker.process.returncode = os.waitstatus_to_exitcode(status)
+        if worker.process.returncode != 0:
+            return worker
+    return None
 
 
 def _stop_others(workers: list[_Worker], grace: float) -> None:
@@ -157,6 +189,11 @@ def _kill_all(workers: list[_Worker]) -> None:
 def _signal_group(worker: _Worker, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(worker.process.pid, signum)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
 
 
 def _free_port() -> int:

@@ -13,6 +13,9 @@ cannot drive Keras 3's ``model.fit`` yet (keras-team/keras#20585: "Attempt to co
 ``backend=jax``. Importing this module loads neither Keras nor JAX.
 """
 
+import os
+import sys
+import traceback
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -51,6 +54,9 @@ class SingleProcess:
     @contextmanager
     def training(self):
         yield
+
+    def fail(self, error: BaseException) -> None:
+        """What a worker does with the error that ends its run (already recorded by then)."""
 
 
 class DataParallel(SingleProcess):
@@ -127,6 +133,22 @@ class DataParallel(SingleProcess):
 
     def share(self) -> tuple[int, int]:
         return self.worker_index, self.workers
+
+    def fail(self, error: BaseException) -> None:
+        """End this worker at once: at a normal exit JAX waits for every worker to reach its
+        shutdown, and the others may be waiting for this one in a collective. A Ctrl-C, which
+        every worker gets, ends them all the normal way."""
+        if self.workers == 1 or isinstance(error, KeyboardInterrupt):
+            return
+        from keraslab.errors import InputError, TrainingError
+
+        if isinstance(error, InputError | TrainingError):
+            print(f"error: worker {self.worker_index}: {error}", file=sys.stderr)
+        else:
+            traceback.print_exception(error)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2 if isinstance(error, InputError) else 1)
 
     def describe(self) -> str:
         import jax
