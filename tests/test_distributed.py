@@ -259,7 +259,7 @@ def _training(uri: str) -> bool:
     return bool(runs) and "loss" in runs[0].data.metrics
 
 
-def test_ctrl_c_reaches_every_worker_and_the_run_resumes(corpus, tmp_path):
+def test_ctrl_c_stops_every_worker_and_the_run_resumes(corpus, tmp_path):
     overrides = [*DEBUG, f"data.data_dir={corpus}", "trainer.log_every_n_steps=1"]
     launcher = subprocess.Popen(
         launch_command([*overrides, "trainer.epochs=10000", f"hydra.run.dir={tmp_path / 'a'}"]),

@@ -112,7 +112,7 @@ def _train_and_evaluate(
     trainer = instantiate_section(cfg, "trainer")
     trainer.set_precision()
     loader = instantiate_section(cfg, "loader")
-    with distribution.training():
+    with distribution.training() as distribution_callbacks:
         if resume:
             model = trainer.resume(resume)
         else:
@@ -138,6 +138,7 @@ def _train_and_evaluate(
             monitor,
             seed=cfg.seed,
             callbacks=[
+                *distribution_callbacks,
                 TrackerCallback(tracker, trainer.log_every_n_steps),
                 *task.artifact_callbacks(data, tracker, run_dir),
             ],

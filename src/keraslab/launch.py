@@ -9,8 +9,9 @@ single run would: its output is the launcher's, and it alone logs to MLflow and 
 folder. The others write their output to a scratch folder, shown when they fail. When a worker
 exits with an error or dies, the others get ``--grace`` seconds to end on their own (the
 chief's collectives fail at once, and it marks the MLflow run FAILED), then are killed with
-their process groups; the launcher then exits with status 1, naming the worker. Ctrl-C reaches
-every worker (a KeyboardInterrupt: the run is KILLED and resumable, as a single run's).
+their process groups; the launcher then exits with status 1, naming the worker. Ctrl-C goes to
+every worker; they stop after the same step (the run is KILLED and resumable, as a single
+run's), and the launcher exits with status 130 (killing them after a minute if they have not).
 ``--cpus-per-worker k`` pins worker ``i`` to CPUs ``[i k, (i + 1) k)`` of those this process may
 use, so that workers sharing a machine do not oversubscribe its cores.
 """
@@ -116,6 +117,7 @@ def _before_exec(index: int, args):
         cpus = allowed[index * args.cpus_per_worker : (index + 1) * args.cpus_per_worker]
 
     def prepare():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a launcher started with & ignores it
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
@@ -128,12 +130,13 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
     interrupted = []
 
     def forward(signum, frame):
+        # every worker stops after the same step (StopTogether); the chief marks the run KILLED
         interrupted.append(signum)
         _signal_all(workers, signal.SIGINT)
 
     previous = signal.signal(signal.SIGINT, forward)
     try:
-        failed = _first_failure(workers)
+        failed = _first_failure(workers, interrupted)
         if interrupted:
             _stop_others(workers, INTERRUPT_GRACE)
             return 130
@@ -152,13 +155,15 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
         _kill_all(workers)
 
 
-def _first_failure(workers: list[_Worker]) -> _Worker | None:
-    """The first worker to end with an error, in the order they end; None if all succeed."""
+def _first_failure(workers: list[_Worker], interrupted: list) -> _Worker | None:
+    """The first worker to end with an error, in the order they end (reaped one at a time);
+    None if all succeed or Ctrl-C came."""
     running = {worker.process.pid: worker for worker in workers}
-    while running:
-        pid, status = os.wait()
+    while running and not interrupted:
+        pid, status = os.waitpid(-1, os.WNOHANG)
         worker = running.pop(pid, None)
         if worker is None:
+            time.sleep(POLL_SECONDS)
             continue
         worker.process.returncode = os.waitstatus_to_exitcode(status)
         if worker.process.returncode != 0:

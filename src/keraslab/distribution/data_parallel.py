@@ -53,7 +53,7 @@ class SingleProcess:
 
     @contextmanager
     def training(self):
-        yield
+        yield []
 
     def fail(self, error: BaseException) -> None:
         """What a worker does with the error that ends its run (already recorded by then)."""
@@ -136,19 +136,22 @@ class DataParallel(SingleProcess):
 
     def fail(self, error: BaseException) -> None:
         """End this worker at once: at a normal exit JAX waits for every worker to reach its
-        shutdown, and the others may be waiting for this one in a collective. A Ctrl-C, which
-        every worker gets, ends them all the normal way."""
-        if self.workers == 1 or isinstance(error, KeyboardInterrupt):
+        shutdown, and the others may be waiting for this one in a collective (they fail there
+        in turn). Ctrl-C (the launcher hands it to the chief) exits with status 130."""
+        if self.workers == 1:
             return
         from keraslab.errors import InputError, TrainingError
 
-        if isinstance(error, InputError | TrainingError):
+        if isinstance(error, KeyboardInterrupt):
+            print(f"worker {self.worker_index}: interrupted", file=sys.stderr)
+        elif isinstance(error, InputError | TrainingError):
             print(f"error: worker {self.worker_index}: {error}", file=sys.stderr)
         else:
             traceback.print_exception(error)
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(2 if isinstance(error, InputError) else 1)
+        codes = {KeyboardInterrupt: 130, InputError: 2}
+        os._exit(next((code for kind, code in codes.items() if isinstance(error, kind)), 1))
 
     def describe(self) -> str:
         import jax
@@ -161,14 +164,22 @@ class DataParallel(SingleProcess):
     @contextmanager
     def training(self):
         """Models built, loaded and fitted in here are spread over the workers' devices; after
-        it, models are local again (the chief scores the best checkpoint on its own)."""
+        it, models are local again (the chief scores the best checkpoint on its own). Yields
+        the callbacks training needs: with several workers, :class:`StopTogether` (Ctrl-C)."""
         import jax
         import keras
+
+        from keraslab.distribution.stop_together import StopTogether
 
         keras.distribution.set_distribution(
             keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False)
         )
+        stop = StopTogether()
         try:
-            yield
+            if self.workers == 1:
+                yield []
+            else:
+                with stop.listening():
+                    yield [stop]
         finally:
             keras.distribution.set_distribution(None)
