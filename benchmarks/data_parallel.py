@@ -116,10 +116,11 @@ def report(args, median: dict[str, float], rates: dict[str, list[float]], parame
         f"- One step: {step_one_cpu * 1e3:.0f} ms on 1 CPU, {step_both * 1e3:.0f} ms on 2 CPUs in "
         f"one process, {step_workers * 1e3:.0f} ms for 2 workers with 1 CPU each. Half the 1-CPU "
         f"step is {step_one_cpu / 2 * 1e3:.0f} ms, so working in lock-step costs "
-        f"**{sync * 1e3:.0f} ms a step** here. At loopback speeds (GB/s) the {megabytes:.1f} MB themselves "
-        "take a few ms of that (not measured apart); the rest is each worker's single CPU also running Gloo's "
-        "threads, the data and Python, and the host waiting for every step (the Ctrl-C check "
-        "and the step metrics), which leaves no step queued behind the running one.",
+        f"**{sync * 1e3:.0f} ms a step** here. At loopback speeds (GB/s) the "
+        f"{megabytes:.1f} MB themselves take a few ms of that (not measured apart); the rest is "
+        "each worker's single CPU also running Gloo's threads, the data and Python, and the "
+        "host waiting for every step (the Ctrl-C check and the step metrics), which leaves no "
+        "step queued behind the running one.",
         f"- N machines of this kind, one worker each, global batch {BATCH}: a step takes about "
         f"t(N) = {step_both * 1e3:.0f} ms / N + sync(N). A ring all-reduce sends 2 (N-1)/N x "
         f"{megabytes:.1f} MB per worker a step: on a 10 Gbit/s network (1.25 GB/s) that is "
