@@ -210,18 +210,9 @@ def test_a_killed_worker_fails_the_run_within_30_seconds(corpus, tmp_path):
         "trainer.log_every_n_steps=1",
         f"hydra.run.dir={tmp_path / 'chief'}",
     ]
-    launcher = subprocess.Popen(
-        launch_command(overrides),
-        cwd=ROOT,
-        env=launch_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launcher, tree = training_launch(overrides, tmp_path, tmp_path / "chief")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     try:
-        wait_for_training(launcher, uri, tmp_path / "chief")
-        tree = psutil.Process(launcher.pid).children(recursive=True)
         (worker,) = [p for p in tree if any("worker-1" in part for part in p.cmdline())]
         killed = time.monotonic()
         worker.send_signal(signal.SIGKILL)
@@ -236,6 +227,24 @@ def test_a_killed_worker_fails_the_run_within_30_seconds(corpus, tmp_path):
     assert run.info.status == "FAILED"
     assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert list((tmp_path / "tmp").iterdir()) == [], "the killed worker's scratch is gone too"
+
+
+def training_launch(overrides, tmp_path: Path, run_dir: Path):
+    """A launcher started in the background, once its run trains; and its process tree."""
+    launcher = subprocess.Popen(
+        launch_command(overrides),
+        cwd=ROOT,
+        env=launch_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_training(launcher, f"sqlite:///{tmp_path}/mlflow.db", run_dir)
+    except BaseException:
+        launcher.kill()
+        raise
+    return launcher, psutil.Process(launcher.pid).children(recursive=True)
 
 
 def wait_for_training(launcher: subprocess.Popen, uri: str, run_dir: Path) -> None:
@@ -261,18 +270,10 @@ def _training(uri: str) -> bool:
 
 def test_ctrl_c_stops_every_worker_and_the_run_resumes(corpus, tmp_path):
     overrides = [*DEBUG, f"data.data_dir={corpus}", "trainer.log_every_n_steps=1"]
-    launcher = subprocess.Popen(
-        launch_command([*overrides, "trainer.epochs=10000", f"hydra.run.dir={tmp_path / 'a'}"]),
-        cwd=ROOT,
-        env=launch_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    endless = [*overrides, "trainer.epochs=10000", f"hydra.run.dir={tmp_path / 'a'}"]
+    launcher, tree = training_launch(endless, tmp_path, tmp_path / "a")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     try:
-        wait_for_training(launcher, uri, tmp_path / "a")
-        tree = psutil.Process(launcher.pid).children(recursive=True)
         launcher.send_signal(signal.SIGINT)
         _, stderr = launcher.communicate(timeout=90)
     finally:
