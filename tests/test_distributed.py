@@ -15,6 +15,7 @@ import psutil
 import pytest
 from conftest import DEBUG, ROOT, compose_config, run_script, runs_of
 
+from keraslab import launch as launch_module
 from keraslab.config_checks import check_config
 from keraslab.data.encoded import EncodedSplit
 from keraslab.errors import ConfigError
@@ -222,7 +223,9 @@ def test_a_killed_worker_fails_the_run_within_30_seconds(corpus, tmp_path):
         launcher.kill()
     assert launcher.returncode == 1
     assert took <= 30
-    assert "worker 1" in stderr and "killed by SIGKILL" in stderr
+    (report,) = [line for line in stderr.splitlines() if line.startswith("keraslab.launch:")]
+    assert report.startswith("keraslab.launch: worker 1 (pid"), report
+    assert "killed by SIGKILL) failed" in report, report
     _, (run,) = runs_of(uri)
     assert run.info.status == "FAILED"
     assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
@@ -317,3 +320,18 @@ def test_a_worker_that_fails_alone_stops_the_others_at_once(corpus, tmp_path):
     assert time.monotonic() - started < 60
     assert "error: worker 0: the MLflow store sqlite:////proc/nowhere" in result.stderr
     assert "worker 0 (pid" in result.stderr and "exit status 2" in result.stderr
+
+
+def test_the_launcher_names_the_killed_worker_not_the_one_it_took_down():
+    """The chief's collectives fail within a poll of worker 1's death, so both may be waiting
+    to be reaped; the kernel hands back the older child, the chief, first."""
+    chief = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(1)"])
+    victim = subprocess.Popen(["sh", "-c", "kill -KILL $$"])
+    workers = [launch_module._Worker(0, chief, None), launch_module._Worker(1, victim, None)]
+    deadline = time.monotonic() + 30
+    while any(psutil.Process(p.pid).status() != psutil.STATUS_ZOMBIE for p in (chief, victim)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cause, then = launch_module._failures(workers, interrupted=[])
+    assert cause.describe() == f"worker 1 (pid {victim.pid}, killed by SIGKILL)"
+    assert then.describe() == f"worker 0 (pid {chief.pid}, exit status 1)"

@@ -136,15 +136,17 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
 
     previous = signal.signal(signal.SIGINT, forward)
     try:
-        failed = _first_failure(workers, interrupted)
+        failed = _failures(workers, interrupted)
         if interrupted:
             _stop_others(workers, INTERRUPT_GRACE)
             return 130
-        if failed is not None:
+        if failed:
             _stop_others(workers, grace)
+            cause, *after = failed
+            also = "".join(f"; then {worker.describe()}" for worker in after)
             print(
-                f"keraslab.launch: {failed.describe()} failed; stopped the other workers.\n"
-                + failed.tail(),
+                f"keraslab.launch: {cause.describe()} failed{also}; stopped the other workers.\n"
+                + cause.tail(),
                 file=sys.stderr,
                 flush=True,
             )
@@ -155,20 +157,25 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
         _kill_all(workers)
 
 
-def _first_failure(workers: list[_Worker], interrupted: list) -> _Worker | None:
-    """The first worker to end with an error, in the order they end (reaped one at a time);
-    None if all succeed or Ctrl-C came."""
+def _failures(workers: list[_Worker], interrupted: list) -> list[_Worker]:
+    """The workers that had ended with an error when the first one was seen to; empty if all
+    succeed or Ctrl-C came. The likely cause comes first: a worker that died from a signal
+    before those that exited with an error status (whose collectives failed because it died:
+    both may be waiting to be reaped, in no telling which order), otherwise the first reaped."""
     running = {worker.process.pid: worker for worker in workers}
+    failed: list[_Worker] = []
     while running and not interrupted:
         pid, status = os.waitpid(-1, os.WNOHANG)
         worker = running.pop(pid, None)
-        if worker is None:
+        if worker is not None:
+            worker.process.returncode = os.waitstatus_to_exitcode(status)
+            if worker.process.returncode != 0:
+                failed.append(worker)
+        elif failed:
+            break  # every worker that had ended is reaped
+        else:
             time.sleep(POLL_SECONDS)
-            continue
-        worker.process.returncode = os.waitstatus_to_exitcode(status)
-        if worker.process.returncode != 0:
-            return worker
-    return None
+    return sorted(failed, key=lambda worker: worker.process.returncode >= 0)
 
 
 def _stop_others(workers: list[_Worker], grace: float) -> None:
