@@ -88,11 +88,18 @@ def test_an_unusable_tracking_store_stops_at_once_with_one_clear_error(store, me
     assert time.monotonic() - start < 30
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_a_resumed_run_is_the_uninterrupted_run_bit_for_bit(corpus, tmp_path, backend):
+@pytest.mark.parametrize(
+    ("backend", "precision"),
+    [("tensorflow", "float32"), ("jax", "float32"), ("tensorflow", "mixed_float16")],
+)
+def test_a_resumed_run_is_the_uninterrupted_run_bit_for_bit(corpus, tmp_path, backend, precision):
     """Dropout's seed generators are saved beside each checkpoint (Keras's .keras file leaves
-    them out, and a resumed run used to restart its masks: weights differed by ~0.007)."""
-    args = [*DEBUG, f"data.data_dir={corpus}", "logger=none"]
+    them out, and a resumed run used to restart its masks: weights differed by ~0.007). Under
+    float16 the loss scale and its count of good steps resume too (they are optimizer
+    variables), with EMA and accumulation around it."""
+    args = [*DEBUG, f"data.data_dir={corpus}", "logger=none", f"trainer.precision={precision}"]
+    if precision == "mixed_float16":
+        args += ["optimizer.ema=0.9", "optimizer.accum_steps=2"]
     env = {"KERAS_BACKEND": backend}
     for name, extra in (
         ("whole", ["trainer.epochs=2"]),
@@ -101,9 +108,17 @@ def test_a_resumed_run_is_the_uninterrupted_run_bit_for_bit(corpus, tmp_path, ba
     ):
         result = run_script([*args, *extra, f"hydra.run.dir={tmp_path / name}"], env=env)
         assert result.returncode == 0, result.stderr[-3000:]
-    whole, resumed = (
-        Trainer.restore(tmp_path / run / "checkpoints" / "last.keras") for run in ("whole", "first")
-    )
+    keras.config.set_dtype_policy(precision)  # as a resumed run sets it before loading
+    try:
+        whole, resumed = (
+            Trainer.restore(tmp_path / run / "checkpoints" / "last.keras")
+            for run in ("whole", "first")
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+    scaled = isinstance(whole.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == isinstance(resumed.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "mixed_float16")
     for a, b in zip(
         whole.weights + whole.optimizer.variables,
         resumed.weights + resumed.optimizer.variables,
