@@ -9,6 +9,7 @@ Writes ``benchmarks/results/launchers.md`` with the machine and the command.
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import DEBUG, write_corpus  # noqa: E402  (the tests' corpus and debug sizes)
 from machine import describe  # noqa: E402
 
+CORES = len(os.sched_getaffinity(0))
 JOBS = ["optimizer.learning_rate=1e-3,2e-3,3e-3,4e-3"]
 LAUNCHERS = {
     "basic (sequential)": [],
@@ -29,20 +31,26 @@ LAUNCHERS = {
 }
 
 
-def sweep(corpus: Path, folder: Path, launcher: list[str]) -> tuple[float, list[float]]:
-    """Seconds for the whole command, and the jobs' test losses by job number."""
+def sweep(corpus: Path, folder: Path, launcher: list[str]) -> tuple[float, float, list[float]]:
+    """Seconds for the whole command, the CPU seconds of all its processes (user + system,
+    job processes included), and the jobs' test losses by job number."""
     from mlflow import MlflowClient
 
     store = f"sqlite:///{folder}/mlflow.db"
     command = [sys.executable, str(ROOT / "scripts" / "run.py"), "-m", *DEBUG, *JOBS]
     command += [f"data.data_dir={corpus}", f"hydra.sweep.dir={folder / 'sweep'}", *launcher]
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu_seconds()
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu_seconds() - cpu
     runs = MlflowClient(store).search_runs(["1"], filter_string="tags.mlflow.parentRunId != ''")
     losses = sorted((int(r.data.tags["job.num"]), r.data.metrics["test_loss"]) for r in runs)
-    return seconds, [loss for _, loss in losses]
+    return seconds, cpu, [loss for _, loss in losses]
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -52,13 +60,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         corpus = write_corpus(Path(scratch) / "data", {"train": 400, "valid": 64, "test": 64})
         times = {name: [] for name in LAUNCHERS}
+        cpus = {name: [] for name in LAUNCHERS}
         losses = {}
         for repeat in range(args.repeats):
             for name, launcher in LAUNCHERS.items():
                 folder = Path(scratch) / f"{name.split()[0].strip(',')}-{repeat}"
-                seconds, losses[name] = sweep(corpus, folder, launcher)
+                seconds, cpu, losses[name] = sweep(corpus, folder, launcher)
                 times[name].append(seconds)
-                print(f"round {repeat + 1}: {name}: {seconds:.1f} s", flush=True)
+                cpus[name].append(cpu)
+                print(f"round {repeat + 1}: {name}: {seconds:.1f} s, CPU {cpu:.1f} s", flush=True)
     same = len({tuple(v) for v in losses.values()}) == 1
     baseline = statistics.median(times["basic (sequential)"])
     lines = [
@@ -70,14 +80,18 @@ def main() -> None:
         "the launchers take turns. Same test losses in every job under both: "
         f"{'yes' if same else 'NO'}.",
         "",
-        "| launcher | median s | range s | vs basic |",
-        "| --- | --- | --- | --- |",
+        f"CPU s: user + system time of every process of the command; divided by the "
+        f"{CORES} cores it is the least wall time the command could take here.",
+        "",
+        "| launcher | median s | range s | vs basic | median CPU s | CPU s / cores |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, values in times.items():
         median = statistics.median(values)
+        cpu = statistics.median(cpus[name])
         lines.append(
             f"| {name} | {median:.1f} | {min(values):.1f}–{max(values):.1f} | "
-            f"{median / baseline:.2f}× |"
+            f"{median / baseline:.2f}× | {cpu:.1f} | {cpu / CORES:.1f} |"
         )
     report = ROOT / "benchmarks" / "results" / "launchers.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
