@@ -1,10 +1,12 @@
 """Runs log the data they trained and were scored on as MLflow dataset inputs: one per split,
 named by the data config, with a digest of exactly the arrays the model sees."""
 
+import warnings
+
 import numpy as np
 
 from keraslab.data.encoded import EncodedSplit
-from keraslab.tracking.datasets import CONTEXT_TAG, split_digest
+from keraslab.tracking.datasets import CONTEXT_TAG, dataset_inputs, split_digest
 
 
 def split(tokens, labels=None, weights=None) -> EncodedSplit:
@@ -37,3 +39,14 @@ def test_a_run_logs_each_split_with_its_digest_and_source(debug_run):
     assert {d.name for d in contexts.values()} == {"sentiment"}
     assert len({d.digest for d in contexts.values()}) == 3
     assert all(d.source_type == "local" for d in contexts.values())
+
+
+def test_a_data_folder_resolves_to_one_source_without_a_warning(tmp_path):
+    """MLflow registers a local dataset source for the "" and the "file" schemes alike, and
+    warns that a path "can be interpreted in multiple ways" on every run."""
+    splits = {"train": split([[1, 2]], np.array([0]))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (dataset_input,) = dataset_inputs("sentiment", str(tmp_path), splits)
+    assert dataset_input.dataset.source_type == "local"
+    assert str(tmp_path) in dataset_input.dataset.source

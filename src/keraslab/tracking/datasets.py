@@ -7,6 +7,7 @@ same digest read the same encoded examples, whichever files or tokenizer produce
 """
 
 import hashlib
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,7 +42,14 @@ def dataset_inputs(name: str, source: str | None, splits: Mapping[str, EncodedSp
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.entities import DatasetInput, InputTag
 
-    origin = resolve_dataset_source(source) if source else CodeDatasetSource({"data": name})
+    if source:
+        with warnings.catch_warnings():
+            # MLflow registers an equal local source for the "" and the "file" schemes, then
+            # warns on every path that it "can be interpreted in multiple ways"
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+            origin = resolve_dataset_source(source)
+    else:
+        origin = CodeDatasetSource({"data": name})
     return [
         DatasetInput(
             MetaDataset(origin, name=name, digest=split_digest(split))._to_mlflow_entity(),
