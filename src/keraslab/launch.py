@@ -20,11 +20,13 @@ import argparse
 import contextlib
 import ctypes
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -158,24 +160,31 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
 
 
 def _failures(workers: list[_Worker], interrupted: list) -> list[_Worker]:
-    """The workers that had ended with an error when the first one was seen to; empty if all
-    succeed or Ctrl-C came. The likely cause comes first: a worker that died from a signal
-    before those that exited with an error status (whose collectives failed because it died:
-    both may be waiting to be reaped, in no telling which order), otherwise the first reaped."""
-    running = {worker.process.pid: worker for worker in workers}
+    """The workers that ended with an error, the first to end first, with those that had ended
+    by the time it was seen; empty if all succeed or Ctrl-C came. One thread waits for each
+    worker, so the order is the order they ended in: when a worker dies, the others' collectives
+    fail within milliseconds, and reaping zombies in turn would name any of them."""
+    ended: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+    for worker in workers:
+        threading.Thread(target=_wait, args=(worker, ended), daemon=True).start()
     failed: list[_Worker] = []
-    while running and not interrupted:
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        worker = running.pop(pid, None)
-        if worker is not None:
-            worker.process.returncode = os.waitstatus_to_exitcode(status)
+    running = len(workers)
+    while running and not failed and not interrupted:
+        with contextlib.suppress(queue.Empty):  # a timeout, so that Ctrl-C is seen
+            worker = ended.get(timeout=POLL_SECONDS)
+            running -= 1
             if worker.process.returncode != 0:
                 failed.append(worker)
-        elif failed:
-            break  # every worker that had ended is reaped
-        else:
-            time.sleep(POLL_SECONDS)
-    return sorted(failed, key=lambda worker: worker.process.returncode >= 0)
+    while failed and not ended.empty():
+        worker = ended.get()
+        if worker.process.returncode != 0:
+            failed.append(worker)
+    return failed
+
+
+def _wait(worker: _Worker, ended: "queue.SimpleQueue[_Worker]") -> None:
+    worker.process.wait()
+    ended.put(worker)
 
 
 def _stop_others(workers: list[_Worker], grace: float) -> None:
