@@ -335,6 +335,6 @@ def test_the_launcher_names_the_worker_that_ended_first_not_the_one_it_took_down
     chief.stdin.write(f"{victim.pid}\n")
     chief.stdin.close()
     workers = [launch_module._Worker(0, chief, None), launch_module._Worker(1, victim, None)]
-    first, *_ = launch_module._failures(workers, interrupted=[])
+    first = launch_module._first_failure(workers, interrupted=[])
     assert first.describe() == f"worker 1 (pid {victim.pid}, killed by SIGKILL)"
     chief.wait()

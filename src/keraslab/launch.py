@@ -138,17 +138,15 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
 
     previous = signal.signal(signal.SIGINT, forward)
     try:
-        failed = _failures(workers, interrupted)
+        failed = _first_failure(workers, interrupted)
         if interrupted:
             _stop_others(workers, INTERRUPT_GRACE)
             return 130
-        if failed:
+        if failed is not None:
             _stop_others(workers, grace)
-            cause, *after = failed
-            also = "".join(f"; then {worker.describe()}" for worker in after)
             print(
-                f"keraslab.launch: {cause.describe()} failed{also}; stopped the other workers.\n"
-                + cause.tail(),
+                f"keraslab.launch: {failed.describe()} failed; stopped the other workers.\n"
+                + failed.tail(),
                 file=sys.stderr,
                 flush=True,
             )
@@ -159,27 +157,26 @@ def _supervise(workers: list[_Worker], grace: float) -> int:
         _kill_all(workers)
 
 
-def _failures(workers: list[_Worker], interrupted: list) -> list[_Worker]:
-    """The workers that ended with an error, the first to end first, with those that had ended
-    by the time it was seen; empty if all succeed or Ctrl-C came. One thread waits for each
-    worker, so the order is the order they ended in: when a worker dies, the others' collectives
-    fail within milliseconds, and reaping zombies in turn would name any of them."""
+def _first_failure(workers: list[_Worker], interrupted: list) -> _Worker | None:
+    """The first worker to end with an error; None if all succeed or Ctrl-C came. One thread
+    waits for each worker, so "first" is the order they ended in: when a worker dies, the
+    others' collectives fail within milliseconds, and reaping zombies in turn could name any."""
     ended: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
     for worker in workers:
         threading.Thread(target=_wait, args=(worker, ended), daemon=True).start()
-    failed: list[_Worker] = []
-    running = len(workers)
-    while running and not failed and not interrupted:
-        with contextlib.suppress(queue.Empty):  # a timeout, so that Ctrl-C is seen
-            worker = ended.get(timeout=POLL_SECONDS)
-            running -= 1
-            if worker.process.returncode != 0:
-                failed.append(worker)
-    while failed and not ended.empty():
-        worker = ended.get()
-        if worker.process.returncode != 0:
-            failed.append(worker)
-    return failed
+    for _ in workers:
+        worker = _next_to_end(ended, interrupted)
+        if worker is None or worker.process.returncode != 0:
+            return worker
+    return None
+
+
+def _next_to_end(ended: "queue.SimpleQueue[_Worker]", interrupted: list) -> _Worker | None:
+    """The next worker to end; None once Ctrl-C came (waited for in slices, to see it)."""
+    while not interrupted:
+        with contextlib.suppress(queue.Empty):
+            return ended.get(timeout=POLL_SECONDS)
+    return None
 
 
 def _wait(worker: _Worker, ended: "queue.SimpleQueue[_Worker]") -> None:

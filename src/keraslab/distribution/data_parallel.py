@@ -174,12 +174,11 @@ class DataParallel(SingleProcess):
         keras.distribution.set_distribution(
             keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False)
         )
-        stop = StopTogether()
         try:
             if self.workers == 1:
                 yield []
             else:
-                with stop.listening():
+                with StopTogether().listening() as stop:
                     yield [stop]
         finally:
             keras.distribution.set_distribution(None)
