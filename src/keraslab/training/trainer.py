@@ -103,12 +103,14 @@ class Trainer:
         """Train ``model`` on ``data``'s train split to ``epochs``; returns the final state.
 
         ``monitor`` is ``(metric, mode)``; ``resume_state`` goes on from an earlier run;
-        ``share`` is a data-parallel worker's part of every batch (train and valid)."""
+        ``share`` is a data-parallel worker's part of every batch (train and valid). Ctrl-C
+        stops training at the next step (:func:`~keraslab.training.step_interrupts.stops_at_steps`)."""
         from keraslab.loaders.keras_input import keras_input
         from keraslab.optimizers import ExponentialMovingAverage, GradientAccumulation, find_wrapper
         from keraslab.training.callbacks import AtomicModelCheckpoint, EpochEndHold, LastCheckpoint
         from keraslab.training.ema_validation import EmaValidation
         from keraslab.training.finite_guard import FiniteGuard
+        from keraslab.training.step_interrupts import stops_at_steps
 
         checkpoints = Path(run_dir) / "checkpoints"
         checkpoints.mkdir(parents=True, exist_ok=True)
@@ -148,28 +150,30 @@ class Trainer:
                     )
                 )
             hold = EpochEndHold()
-            try:
-                model.fit(
-                    x,
-                    validation_data=validation_data,
-                    epochs=self.epochs,
-                    initial_epoch=first_epoch,
-                    steps_per_epoch=steps_per_epoch,
-                    shuffle=False,  # the batches' order is already seeded per epoch
-                    validation_steps=validation_steps,
-                    verbose=self.verbose,
-                    callbacks=[
-                        FiniteGuard(),
-                        *metrics,
-                        hold.begin,
-                        best,
-                        last,
-                        *callbacks,
-                        hold.end,
-                    ],
-                )
-            finally:
-                hold.release()
+            with stops_at_steps(callbacks) as stops:
+                try:
+                    model.fit(
+                        x,
+                        validation_data=validation_data,
+                        epochs=self.epochs,
+                        initial_epoch=first_epoch,
+                        steps_per_epoch=steps_per_epoch,
+                        shuffle=False,  # the batches' order is already seeded per epoch
+                        validation_steps=validation_steps,
+                        verbose=self.verbose,
+                        callbacks=[
+                            *stops,
+                            FiniteGuard(),
+                            *metrics,
+                            hold.begin,
+                            best,
+                            last,
+                            *callbacks,
+                            hold.end,
+                        ],
+                    )
+                finally:
+                    hold.release()
         return last.state
 
     @staticmethod
