@@ -129,3 +129,18 @@ def test_a_ctrl_c_held_back_over_a_checkpoint_becomes_a_request_for_the_next_ste
             ctrl_c()
         assert stop.requested  # nothing raised between the held block and the next step
         stop.on_train_batch_begin(0)
+
+
+def test_training_in_another_thread_keeps_sigint_as_it_was():
+    """Some launchers run a job outside the main thread, where no handler can be set."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def listen_and_fit():
+        begun = StepsBegun()
+        with StopAtNextStep().listening() as stop:
+            fit([stop, begun], epochs=1)
+        return begun.train, signal.getsignal(signal.SIGINT)
+
+    with ThreadPoolExecutor(1) as pool:
+        steps, handler = pool.submit(listen_and_fit).result()
+    assert steps == [0, 1, 2, 3] and handler is signal.default_int_handler

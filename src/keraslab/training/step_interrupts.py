@@ -9,6 +9,7 @@ at the next step boundary; a second SIGINT raises at once, wherever the process 
 that never ends."""
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,10 +28,10 @@ class DeferredInterrupts(keras.callbacks.Callback):
     def listening(self):
         """For the block's duration the first SIGINT sets ``requested`` and a second one goes to
         the previous handler (by default: ``KeyboardInterrupt`` at once). A request no step
-        acted on is raised when the block ends. Where SIGINT has no Python handler (ignored),
-        it stays as it was."""
+        acted on is raised when the block ends. Outside the main thread (only it can set a
+        handler), or where SIGINT has no Python handler (ignored), SIGINT stays as it was."""
         previous = signal.getsignal(signal.SIGINT)
-        if not callable(previous):
+        if threading.current_thread() is not threading.main_thread() or not callable(previous):
             yield self
             return
 
