@@ -14,19 +14,20 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def interrupts_deferred() -> Iterator[None]:
+def interrupts_deferred() -> Iterator[list]:
     """Run the block with SIGINT held back, then act on it as the previous handler would.
 
     The first Ctrl-C inside the block is recorded and handed to the previous handler (Python's
     default raises ``KeyboardInterrupt``) once the block ends; a second one is handed over at
-    once, so a call that hangs can still be interrupted. Outside the main thread, or where
-    SIGINT has no Python handler, the block runs as it is: only the main thread can set one.
+    once, so a call that hangs can still be interrupted. Yields the list the Ctrl-C is recorded
+    in (empty: none yet). Outside the main thread, or where SIGINT has no Python handler, the
+    block runs as it is: only the main thread can set one.
     """
+    pending = []
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield
+        yield pending
         return
-    pending = []
 
     def hold(signum, frame):
         if pending:
@@ -35,7 +36,7 @@ def interrupts_deferred() -> Iterator[None]:
 
     signal.signal(signal.SIGINT, hold)
     try:
-        yield
+        yield pending
     finally:
         signal.signal(signal.SIGINT, previous)
     if pending:

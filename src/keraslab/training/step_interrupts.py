@@ -8,12 +8,12 @@ training, the first SIGINT only records a request, and a callback raises ``Keybo
 at the next step boundary; a second SIGINT raises at once, wherever the process is, for a step
 that never ends."""
 
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import keras
+
+from keraslab.tracking.interrupts import interrupts_deferred
 
 
 class DeferredInterrupts(keras.callbacks.Callback):
@@ -22,31 +22,21 @@ class DeferredInterrupts(keras.callbacks.Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.requested = False
+        self._pending: list = []
+
+    @property
+    def requested(self) -> bool:
+        return bool(self._pending)
 
     @contextmanager
     def listening(self):
-        """For the block's duration the first SIGINT sets ``requested`` and a second one goes to
-        the previous handler (by default: ``KeyboardInterrupt`` at once). A request no step
-        acted on is raised when the block ends. Outside the main thread (only it can set a
-        handler), or where SIGINT has no Python handler (ignored), SIGINT stays as it was."""
-        previous = signal.getsignal(signal.SIGINT)
-        if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        """For the block's duration SIGINT is held back
+        (:func:`~keraslab.tracking.interrupts.interrupts_deferred`): the first one sets
+        ``requested``, a second one goes to the previous handler at once, and a request no step
+        acted on is raised when the block ends."""
+        with interrupts_deferred() as pending:
+            self._pending = pending
             yield self
-            return
-
-        def request(signum, frame):
-            if self.requested:
-                previous(signum, frame)
-            self.requested = True
-
-        signal.signal(signal.SIGINT, request)
-        try:
-            yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        if self.requested:
-            previous(signal.SIGINT, None)
 
     @staticmethod
     def stop(where: str):
