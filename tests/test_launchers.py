@@ -19,11 +19,12 @@ from ui_server import free_port
 RATES = ["optimizer.learning_rate=1e-3,2e-3,3e-3,4e-3"]
 
 
-def sweep(corpus, store, folder, *launcher):
+def sweep(corpus, store, folder, *launcher, env=None):
     result = run_script(
         ["-m", *DEBUG, f"data.data_dir={corpus}", *RATES, f"hydra.sweep.dir={folder}", *launcher],
         store,
         timeout=600,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     client, runs = runs_of(store)
@@ -72,14 +73,21 @@ def test_joblib_runs_the_jobs_in_two_processes_with_the_basic_launchers_results(
 def test_the_ray_launcher_on_a_head_at_127_0_0_1_gives_the_basic_launchers_results(
     corpus, tmp_path, basic
 ):
+    """The head and the sweep get a home folder of their own: Ray 2.60 writes
+    ``~/.ray/auth_token`` whenever ``ray.init()`` starts a local Ray (``hydra/launcher=ray``),
+    and a driver that finds that file fails against a head started without token
+    authentication (``InvalidAuthToken``)."""
     ray = str(Path(sys.executable).with_name("ray"))
     port = free_port()
     sessions = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    home = {"HOME": str(tmp_path / "home")}
     head = [
         ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={sessions}",
     ]  # fmt: skip
-    started = subprocess.run(head, capture_output=True, text=True, timeout=120)
+    started = subprocess.run(
+        head, capture_output=True, text=True, timeout=120, env={**os.environ, **home}
+    )
     assert started.returncode == 0, started.stderr[-3000:]
     try:
         os.environ["RAY_ADDRESS"] = f"127.0.0.1:{port}"
@@ -88,10 +96,13 @@ def test_the_ray_launcher_on_a_head_at_127_0_0_1_gives_the_basic_launchers_resul
             f"sqlite:///{tmp_path}/ray.db",
             tmp_path / "ray_sweep",
             "hydra/launcher=ray_cluster",
+            env=home,
         )
     finally:
         del os.environ["RAY_ADDRESS"]
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run(
+            [ray, "stop", "--force"], capture_output=True, timeout=120, env={**os.environ, **home}
+        )
         shutil.rmtree(sessions, ignore_errors=True)
     assert len(children) == 4 and {r.info.status for r in children} == {"FINISHED"}
     assert all(r.data.tags["pid"] != str(os.getpid()) for r in children)

@@ -7,6 +7,7 @@ waits for the step), inside a bare ``try: ... except: pass``; Keras dropped the
 ``KeyboardInterrupt`` and the run trained on for the minute until the test gave up."""
 
 import signal
+import sys
 
 import keras
 import numpy as np
@@ -144,3 +145,54 @@ def test_training_in_another_thread_keeps_sigint_as_it_was():
     with ThreadPoolExecutor(1) as pool:
         steps, handler = pool.submit(listen_and_fit).result()
     assert steps == [0, 1, 2, 3] and handler is signal.default_int_handler
+
+
+def ctrl_c_in_log_conversion_during(monkeypatch, owner, name: str) -> None:
+    """Replace ``owner.name`` by the same function, during which the first conversion of a
+    tensor inside Keras's ``pythonify_logs`` (its bare ``except``) sends SIGINT."""
+    armed, convert, scoring = [], backend.convert_to_numpy, getattr(owner, name)
+
+    def converting(x):
+        if armed and sys._getframe(1).f_code.co_name == "pythonify_logs":
+            armed.clear()
+            ctrl_c()
+        return convert(x)
+
+    def armed_scoring(*args, **kwargs):
+        armed.append(name)
+        try:
+            return scoring(*args, **kwargs)
+        finally:
+            armed.clear()
+
+    monkeypatch.setattr(backend, "convert_to_numpy", converting)
+    monkeypatch.setattr(owner, name, armed_scoring)
+
+
+def test_a_ctrl_c_that_keras_drops_while_scoring_the_test_split_still_kills_the_run(
+    corpus, tmp_path, monkeypatch
+):
+    """After training, the run scores its best checkpoint on the test split through Keras's
+    ``evaluate``, which converts its logs inside the same bare ``except``: a Ctrl-C landing
+    there was dropped and the run ended FINISHED. It must end KILLED, with the interrupt
+    raised out of the run."""
+    from conftest import DEBUG, compose_config, runs_of
+
+    from keraslab import evaluation
+    from keraslab.experiment import run_experiment
+
+    ctrl_c_in_log_conversion_during(monkeypatch, evaluation, "split_results")
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    cfg = compose_config(
+        [
+            *DEBUG,
+            f"data.data_dir={corpus}",
+            f"paths.run_dir={tmp_path / 'run'}",
+            f"logger.tracking_uri={store}",
+            "logger.system_metrics=false",
+        ]
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg)
+    assert runs_of(store)[1][-1].info.status == "KILLED"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

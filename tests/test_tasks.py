@@ -109,6 +109,35 @@ def test_evaluate_reproduces_the_toy_runs_test_metrics(toy_run, numbers, tmp_pat
     assert f"mae {run.data.metrics['test_mae']:.6f}" in result.stdout
 
 
+def test_a_ctrl_c_that_keras_drops_while_evaluating_kills_the_evaluation_run(
+    toy_run, numbers, tmp_path, monkeypatch
+):
+    """The minimal case of the run's Ctrl-C test, for scripts/evaluate.py: SIGINT inside
+    Keras's log conversion while the file is scored ended the evaluation run FINISHED."""
+    from hydra import compose, initialize_config_dir
+    from test_step_interrupts import ctrl_c_in_log_conversion_during
+
+    from keraslab import evaluate_run
+
+    run_dir = toy_run[0]
+    store = f"sqlite:///{tmp_path}/evaluations.db"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "evaluate",
+            [
+                f"run={run_dir}",
+                f"split={numbers[0] / 'test.csv'}",
+                f"logger.tracking_uri={store}",
+                f"paths.run_dir={tmp_path / 'evaluation'}",
+            ],
+        )
+    ctrl_c_in_log_conversion_during(monkeypatch, evaluate_run, "evaluate_split")
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_run.evaluate_run(cfg)
+    _, (evaluation,) = runs_of(store, "regression")
+    assert evaluation.info.status == "KILLED"
+
+
 @pytest.fixture(scope="module")
 def ema_run(corpus, tmp_path_factory):
     """The classifier with EMA, its best checkpoint picked by the averaged weights' accuracy."""

@@ -3,13 +3,14 @@
 Before, a KeyboardInterrupt inside a metric write left the SQLite store locked, and marking the
 run KILLED failed with "database is locked" (seen in tests/test_runs.py's Ctrl-C test)."""
 
+import contextlib
 import os
 import signal
 import time
 
 import pytest
 
-from keraslab.tracking.interrupts import interrupts_deferred
+from keraslab.tracking.interrupts import interrupts_deferred, interrupts_never_dropped
 from keraslab.tracking.mlflow_tracker import MlflowTracker
 
 
@@ -31,6 +32,44 @@ def test_a_ctrl_c_waits_for_the_block_and_a_second_one_does_not():
         finished.append("second")
     assert finished == ["first"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def swallowing_ctrl_c() -> None:
+    """A Ctrl-C inside code that catches everything, as Keras's log conversion does."""
+    with contextlib.suppress(BaseException):
+        ctrl_c()
+
+
+def test_a_ctrl_c_that_code_swallowed_is_raised_again_when_the_block_ends():
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts_never_dropped() as pending:
+        swallowing_ctrl_c()
+        reached.append("after the swallowed one")
+    assert reached == ["after the swallowed one"] and len(pending) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_not_swallowed_is_raised_at_once_and_only_once():
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts_never_dropped():
+        ctrl_c()
+        reached.append("after")
+    assert reached == []
+    with interrupts_never_dropped() as pending:
+        reached.append("no Ctrl-C")
+    assert reached == ["no Ctrl-C"] and pending == []
+
+
+def test_a_request_held_back_inside_is_raised_where_the_inner_block_ends():
+    """Nested as in a run: training holds Ctrl-C back until the next step
+    (:func:`interrupts_deferred`); one no step acted on is raised when training ends."""
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts_never_dropped() as pending:
+        with interrupts_deferred():
+            ctrl_c()
+            reached.append("held back")
+        reached.append("after training")
+    assert reached == ["held back"] and len(pending) == 1
 
 
 def test_a_ctrl_c_inside_a_metric_write_lets_it_finish_and_the_run_ends_killed(

@@ -4,12 +4,14 @@ A ``KeyboardInterrupt`` raised inside a write to MLflow's SQLite store leaves th
 transaction open, and with it the database's write lock: the next write, the one that marks the
 run KILLED, then waits for the lock and fails with "database is locked", and the run stays
 RUNNING. :func:`interrupts_deferred` lets the call finish and raises the interrupt after it.
+:func:`interrupts_never_dropped` covers a whole run: a Ctrl-C that code inside it swallowed is
+raised again when the run's work ends, so the run still ends KILLED.
 """
 
 import functools
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -23,18 +25,55 @@ def interrupts_deferred() -> Iterator[list]:
     in (empty: none yet). Outside the main thread, or where SIGINT has no Python handler, the
     block runs as it is: only the main thread can set one.
     """
+
+    def hold(previous, pending):
+        def handle(signum, frame):
+            if pending:
+                previous(signum, frame)
+            pending.append(frame)
+
+        return handle
+
+    with _sigint_handled(hold) as pending:
+        yield pending
+
+
+@contextmanager
+def interrupts_never_dropped() -> Iterator[list]:
+    """Run the block with Ctrl-C raised at once, and raised again when the block ends if code
+    inside dropped it.
+
+    Code that catches every exception swallows the ``KeyboardInterrupt`` a Ctrl-C raises in it:
+    Keras converts the logs of every training, evaluation and prediction step inside a bare
+    ``try: ... except: pass``, and the run would go on as if no key was pressed. Each SIGINT in
+    the block is recorded and handed to the previous handler at once; should the block still end
+    without an exception, the first one is handed over again. Yields the record (empty: no
+    Ctrl-C yet); outside the main thread the block runs as it is, as for
+    :func:`interrupts_deferred`.
+    """
+
+    def record(previous, pending):
+        def handle(signum, frame):
+            pending.append(frame)
+            previous(signum, frame)
+
+        return handle
+
+    with _sigint_handled(record) as pending:
+        yield pending
+
+
+@contextmanager
+def _sigint_handled(handler: Callable[[Callable, list], Callable]) -> Iterator[list]:
+    """The block with SIGINT going to ``handler(previous, pending)``; once the block ends
+    without an exception, the first SIGINT recorded in ``pending`` goes to the previous handler.
+    Nothing changes outside the main thread or where SIGINT has no Python handler."""
     pending = []
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or not callable(previous):
         yield pending
         return
-
-    def hold(signum, frame):
-        if pending:
-            previous(signum, frame)
-        pending.append(frame)
-
-    signal.signal(signal.SIGINT, hold)
+    signal.signal(signal.SIGINT, handler(previous, pending))
     try:
         yield pending
     finally:
