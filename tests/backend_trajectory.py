@@ -5,7 +5,8 @@
 Composes ``conf/config.yaml`` with dropout off and ``overrides``, builds the task's model and
 optimizer the way a run does (in ``trainer.precision``), and trains on the training split's first batches in file order
 (``train_on_batch``, one update each). The initial weights come from ``WEIGHTS`` (an ``.npz``)
-when it exists, else they are written there, so a second backend starts where the first did.
+when it exists, else they are written there, so a second backend starts where the first did;
+they are drawn with the config's ``seed``, so a test sees the same trajectory every time.
 ``OUT`` (``.npz``) gets the losses and the weights after the last update, keyed by position and
 variable path.
 """
@@ -26,11 +27,13 @@ def main(backend: str, data_dir: str, weights: str, out: str, *overrides: str) -
 
     from keraslab.config_checks import instantiate_section
     from keraslab.quiet import import_backend
+    from keraslab.training.seeding import seed_everything
 
     fixed = [f"data.data_dir={data_dir}", "model.encoder.dropout=0", "model.head_dropout=0"]
     with initialize_config_dir(str(ROOT / "conf"), version_base=None):
         cfg = compose("config", [*fixed, *overrides])
     import_backend()
+    seed_everything(cfg.seed)  # as a run does: the same initial weights every time
     instantiate_section(cfg, "trainer").set_precision()
     task = instantiate_section(cfg, "model")
     data = instantiate_section(cfg, "data").setup(**task.data_options())
