@@ -27,7 +27,7 @@ def load_classifier_run(run_dir: Path, text: str, maxlen: int):
     from keraslab.tokenizers.for_encoder import tokenizer_for_encoder
     from keraslab.training import Trainer
 
-    model = Trainer.restore(run_dir / "checkpoints" / "best.keras")
+    model = Trainer.restore(run_dir / "checkpoints" / "best.keras", compile=False)
     maxlen = min(maxlen, getattr(model, "backbone", model).architecture["max_positions"])
     encoder = OmegaConf.load(run_dir / ".hydra" / "config.yaml").model.encoder
     tokenizer = tokenizer_for_encoder(encoder) or WordPieceTokenizer(

@@ -69,3 +69,15 @@ def test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32(
         assert 0 < int(model.optimizer.iterations) <= 6  # 12 micro-batches; overflows skip some
     finally:
         keras.config.set_dtype_policy("float32")
+    # For inference only (a prior's code grids, the attention maps) under another precision:
+    # the model computes in the caller's on the run's float32 weights, and the optimizer, which
+    # float32 would rebuild as a plain Adam and whose state Keras would skip with a warning, is
+    # not read at all.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inference = Trainer.restore(tmp_path / "run" / "checkpoints" / "last.keras", compile=False)
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)], caught
+    assert getattr(inference, "optimizer", None) is None
+    assert {layer.compute_dtype for layer in inference.layers if layer.weights} == {"float32"}
+    for ours, theirs in zip(inference.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))

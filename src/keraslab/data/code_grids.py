@@ -31,7 +31,7 @@ class CodeGridData(DataModule):
 
         folder, cfg, checkpoint = read_run(self.vqvae_run)
         images = instantiate_section(cfg, "data").setup()
-        self.vqvae = Trainer.restore(checkpoint)
+        self.vqvae = Trainer.restore(checkpoint, compile=False)
         bos = self.num_codes
         for split in images.splits:
             grids = self.vqvae.encode(images.gold(split), self.batch_size)

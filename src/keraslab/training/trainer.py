@@ -188,8 +188,10 @@ class Trainer:
         return model
 
     @staticmethod
-    def restore(checkpoint: Path):
-        """The compiled model of a checkpoint, with its optimizer state."""
+    def restore(checkpoint: Path, compile: bool = True):
+        """The compiled model of a checkpoint, with its optimizer state; with ``compile=False``
+        the model alone, for inference: the optimizer is not read, which also spares callers
+        under another precision than the run's a rebuilt optimizer whose state Keras skips."""
         import keras
 
         import keraslab.models  # noqa: F401  (registers the custom layers)
@@ -198,7 +200,7 @@ class Trainer:
         register_all()
 
         try:
-            return keras.saving.load_model(checkpoint)
+            return keras.saving.load_model(checkpoint, compile=compile)
         except Exception as error:  # truncated or foreign: zipfile, h5py, JSON, Keras errors
             raise InputError(
                 f"{checkpoint} is not a readable Keras checkpoint ({type(error).__name__}: "
