@@ -19,31 +19,40 @@ from keraslab.tracking.interrupts import interrupts_deferred
 from keraslab.training.step_interrupts import StopAtNextStep
 
 
+def ctrl_c_in_log_conversion(monkeypatch) -> list:
+    """Once the returned list holds anything, the next conversion of a tensor inside Keras's
+    ``pythonify_logs`` (its bare ``except``) sends SIGINT, and the list is emptied."""
+    armed, convert = [], backend.convert_to_numpy
+
+    def converting(x):
+        if armed and sys._getframe(1).f_code.co_name == "pythonify_logs":
+            armed.clear()
+            ctrl_c()
+        return convert(x)
+
+    monkeypatch.setattr(backend, "convert_to_numpy", converting)
+    return armed
+
+
 class CtrlCWhileKerasConvertsLogs(keras.callbacks.Callback):
-    """Ctrl-C in the first conversion of a tensor to NumPy after training step ``at`` of the
-    first epoch begins (or its validation step ``at``): the conversion of that step's logs."""
+    """Ctrl-C in the conversion of the logs of training step ``at`` of the first epoch (or of
+    its validation step ``at``)."""
 
     def __init__(self, monkeypatch, at: int, validation: bool = False):
         super().__init__()
-        self.at, self.validation, self.epoch, self.armed = at, validation, 0, False
-        convert = backend.convert_to_numpy
-
-        def converting(x):
-            if self.armed:
-                self.armed = False
-                ctrl_c()
-            return convert(x)
-
-        monkeypatch.setattr(backend, "convert_to_numpy", converting)
+        self.at, self.validation, self.epoch = at, validation, 0
+        self.armed = ctrl_c_in_log_conversion(monkeypatch)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch = epoch + 1
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.armed |= not self.validation and (self.epoch, batch) == (0, self.at)
+        if not self.validation and (self.epoch, batch) == (0, self.at):
+            self.armed.append(batch)
 
     def on_test_batch_begin(self, batch, logs=None):
-        self.armed |= self.validation and (self.epoch, batch) == (0, self.at)
+        if self.validation and (self.epoch, batch) == (0, self.at):
+            self.armed.append(batch)
 
 
 class StepsBegun(keras.callbacks.Callback):
@@ -148,15 +157,9 @@ def test_training_in_another_thread_keeps_sigint_as_it_was():
 
 
 def ctrl_c_in_log_conversion_during(monkeypatch, owner, name: str) -> None:
-    """Replace ``owner.name`` by the same function, during which the first conversion of a
-    tensor inside Keras's ``pythonify_logs`` (its bare ``except``) sends SIGINT."""
-    armed, convert, scoring = [], backend.convert_to_numpy, getattr(owner, name)
-
-    def converting(x):
-        if armed and sys._getframe(1).f_code.co_name == "pythonify_logs":
-            armed.clear()
-            ctrl_c()
-        return convert(x)
+    """Replace ``owner.name`` by the same function, during which the first log conversion of
+    Keras sends SIGINT (:func:`ctrl_c_in_log_conversion`)."""
+    armed, scoring = ctrl_c_in_log_conversion(monkeypatch), getattr(owner, name)
 
     def armed_scoring(*args, **kwargs):
         armed.append(name)
@@ -165,7 +168,6 @@ def ctrl_c_in_log_conversion_during(monkeypatch, owner, name: str) -> None:
         finally:
             armed.clear()
 
-    monkeypatch.setattr(backend, "convert_to_numpy", converting)
     monkeypatch.setattr(owner, name, armed_scoring)
 
 

@@ -17,7 +17,6 @@ from keraslab.errors import InputError
 from keraslab.evaluation import WEIGHTS, chosen_weights, evaluate_split, scored_checkpoint
 from keraslab.resume import STATE_FILE, read_state
 from keraslab.tracking.hydra_job import current_job
-from keraslab.tracking.interrupts import interrupts_never_dropped
 
 SPLIT_NAME = "eval"
 
@@ -65,10 +64,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     model = Trainer.restore(checkpoint)
     weights = chosen_weights(cfg.weights, model)
     tracker = instantiate_section(cfg, "logger", experiment_name=cfg.task_name or run_cfg.task_name)
-    with (
-        tracker.run(OmegaConf.to_container(cfg, resolve=True), current_job()),
-        interrupts_never_dropped(),  # Keras drops a Ctrl-C landing in its log conversion
-    ):
+    with tracker.run(OmegaConf.to_container(cfg, resolve=True), current_job()):
         tracker.set_tags(
             {
                 "source.run_id": source or "unknown",

@@ -32,7 +32,6 @@ from keraslab.errors import DataError
 from keraslab.quiet import import_backend
 from keraslab.resume import Resume, check_same_monitor, read_resume
 from keraslab.tracking.hydra_job import current_job
-from keraslab.tracking.interrupts import interrupts_never_dropped
 from keraslab.tracking.mlflow_tracker import NullTracker
 
 # The run path's own keys; every section's checks live with its target.
@@ -67,10 +66,7 @@ def _run(cfg, job, resume: Resume | None, distribution) -> float:
         # Only the chief tracks; the other workers keep their checkpoints in a scratch folder.
         tracker = instantiate_section(cfg, "logger") if distribution.is_chief else NullTracker()
         resume_run_id = resume.state.mlflow_run_id if resume else None
-        with (
-            tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id),
-            interrupts_never_dropped(),  # Keras drops a Ctrl-C landing in its log conversion
-        ):
+        with tracker.run(OmegaConf.to_container(cfg, resolve=True), job, resume_run_id):
             task = instantiate_section(cfg, "model")
             task.check_export(cfg.get("export"))
             data = instantiate_section(cfg, "data").setup(**task.data_options())

@@ -4,8 +4,8 @@ A ``KeyboardInterrupt`` raised inside a write to MLflow's SQLite store leaves th
 transaction open, and with it the database's write lock: the next write, the one that marks the
 run KILLED, then waits for the lock and fails with "database is locked", and the run stays
 RUNNING. :func:`interrupts_deferred` lets the call finish and raises the interrupt after it.
-:func:`interrupts_never_dropped` covers a whole run: a Ctrl-C that code inside it swallowed is
-raised again when the run's work ends, so the run still ends KILLED.
+:func:`interrupts_never_dropped` covers a whole tracked run: a Ctrl-C that code inside it
+swallowed is raised again when the run's work ends, so the run still ends KILLED.
 """
 
 import functools

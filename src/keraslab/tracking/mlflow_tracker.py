@@ -19,7 +19,7 @@ from pathlib import Path
 
 from keraslab.errors import ConfigError, InputError, TrackingError
 from keraslab.tracking.hydra_job import HydraJob, current_job
-from keraslab.tracking.interrupts import Uninterrupted
+from keraslab.tracking.interrupts import Uninterrupted, interrupts_never_dropped
 from keraslab.tracking.outbox import Outbox
 from keraslab.tracking.params import chunks, run_params, short_overrides, split_long_values
 
@@ -144,7 +144,8 @@ class MlflowTracker:
         (:class:`~keraslab.errors.InputError`: nothing was trained), it gets back the status and
         ``error`` tag it had, so a failed attempt to resume changes nothing. While the run is
         open, MLflow's system-metrics monitor samples it (``system_metrics``; off with
-        ``logger.system_metrics=false``).
+        ``logger.system_metrics=false``). A Ctrl-C inside the run ends it KILLED, even one that
+        code inside swallowed (:func:`~keraslab.tracking.interrupts.interrupts_never_dropped`).
         """
         job = job or current_job()
         self.check_store()
@@ -163,7 +164,8 @@ class MlflowTracker:
                 if job.output_dir is not None:
                     for name in ("config.yaml", "overrides.yaml"):
                         self.log_artifact(job.output_dir / ".hydra" / name, "hydra")
-            yield self
+            with interrupts_never_dropped():  # Keras drops a Ctrl-C landing in its log conversion
+                yield self
         except KeyboardInterrupt:
             _stop(monitor)
             self.client.set_terminated(self.run_id, "KILLED")
@@ -418,7 +420,8 @@ class NullTracker:
 
     @contextmanager
     def run(self, config: Mapping, job=None, resume_run_id=None) -> Iterator["NullTracker"]:
-        yield self
+        with interrupts_never_dropped():  # as a tracked run: Ctrl-C is never lost
+            yield self
 
     def describe(self) -> str:
         return "not tracked (logger=none)"
