@@ -1,13 +1,16 @@
 """What the entry points (``scripts/run.py``, ``scripts/evaluate.py``) do around their work.
 
-Before Hydra composes: the repository root for ``paths`` and TensorFlow's log level. Around the
-work: bad input printed as one paragraph on stderr with exit status 2, a training that cannot go
+Before Hydra composes: the repository root for ``paths``, TensorFlow's log level and MLflow's
+telemetry off (nothing leaves the machine at run time), and a quick exit (see
+:func:`exit_without_final_collection`). Around the work: bad input printed as one paragraph on stderr with exit status 2, a training that cannot go
 on (a non-finite loss) with status 1 (inside a sweep both are raised, so Hydra records the failed
 job and goes on with the others). Nothing here imports Keras: the work does, once its input is
 checked (with :func:`keraslab.quiet.import_backend`), so ``--help``, ``--cfg`` and config errors
 never wait for TensorFlow.
 """
 
+import atexit
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -18,9 +21,30 @@ Result = TypeVar("Result")
 
 
 def set_environment(script: str) -> None:
-    """``KERASLAB_ROOT`` (the folder above ``script``'s) and a quiet TensorFlow, unless set."""
+    """``KERASLAB_ROOT`` (the folder above ``script``'s), a quiet TensorFlow and no MLflow
+    telemetry, each unless set; then :func:`exit_without_final_collection`."""
     os.environ.setdefault("KERASLAB_ROOT", str(Path(script).resolve().parents[1]))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    exit_without_final_collection()
+
+
+_exit_hook_registered = False
+
+
+def exit_without_final_collection() -> None:
+    """At interpreter exit, once every exit handler registered after this call has run, freeze
+    the garbage collector (:func:`gc.freeze`), once per process.
+
+    Python's shutdown otherwise runs full collections over every object the process still
+    holds: after ``import keras, mlflow`` over half a million, most of the time a worker of a
+    sweep takes to exit. Freezing skips only those collections: the exit handlers still run
+    and the standard streams are flushed. Objects alive at exit go back to the operating system
+    with the process; Python never promised to finalize them (see ``object.__del__``)."""
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        atexit.register(gc.freeze)  # atexit runs last-in first-out: this one after the others
+        _exit_hook_registered = True
 
 
 def run_job(work: Callable[..., Result], cfg) -> Result:
@@ -29,6 +53,7 @@ def run_job(work: Callable[..., Result], cfg) -> Result:
     from keraslab.errors import InputError, TrainingError
     from keraslab.tracking.hydra_job import current_job
 
+    exit_without_final_collection()  # a launcher's worker process starts here, not in the script
     try:
         return work(cfg)
     except (InputError, TrainingError) as error:

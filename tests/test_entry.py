@@ -1,0 +1,61 @@
+"""What the entry points set up before Hydra runs: MLflow telemetry off unless asked for, and a
+process exit that skips the garbage collector's final passes, after every other exit handler."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import ROOT
+
+EXIT_ORDER = textwrap.dedent(
+    """
+    import atexit, gc
+    atexit.register(lambda: print("registered before: frozen", gc.get_freeze_count() > 0))
+    from keraslab.entry import exit_without_final_collection
+    before = atexit._ncallbacks()
+    exit_without_final_collection()
+    exit_without_final_collection()  # a second job of the same worker process
+    print("hooks added", atexit._ncallbacks() - before)
+    atexit.register(lambda: print("registered after: frozen", gc.get_freeze_count() > 0))
+    """
+)
+
+
+def test_the_collector_is_frozen_after_the_exit_handlers_registered_after_the_hook():
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_ORDER], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "hooks added 1",
+        "registered after: frozen False",
+        "registered before: frozen True",
+    ]
+
+
+TELEMETRY = textwrap.dedent(
+    """
+    import os
+    from keraslab.entry import set_environment
+    set_environment(os.path.join(os.environ["ROOT"], "scripts", "run.py"))
+    from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
+    print(MLFLOW_DISABLE_TELEMETRY.get())
+    """
+)
+
+
+def test_mlflow_telemetry_is_off_unless_the_user_turns_it_on():
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"}
+    outputs = []
+    for setting in ({}, {"MLFLOW_DISABLE_TELEMETRY": "false"}):
+        result = subprocess.run(
+            [sys.executable, "-c", TELEMETRY],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, **setting, "ROOT": str(ROOT)},
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout.strip())
+    assert outputs == ["True", "False"]
