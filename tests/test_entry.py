@@ -45,12 +45,26 @@ TELEMETRY = textwrap.dedent(
 )
 
 
+WORKER_JOB = textwrap.dedent(
+    """
+    import os
+    from keraslab.entry import run_job
+    print(run_job(lambda cfg: os.environ["MLFLOW_DISABLE_TELEMETRY"], None))
+    """
+)
+
+
 def test_mlflow_telemetry_is_off_unless_the_user_turns_it_on():
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"}
     outputs = []
-    for setting in ({}, {"MLFLOW_DISABLE_TELEMETRY": "false"}):
+    cases = [
+        (TELEMETRY, {}),
+        (TELEMETRY, {"MLFLOW_DISABLE_TELEMETRY": "false"}),
+        (WORKER_JOB, {}),  # a launcher's worker process starts in run_job
+    ]
+    for script, setting in cases:
         result = subprocess.run(
-            [sys.executable, "-c", TELEMETRY],
+            [sys.executable, "-c", script],
             capture_output=True,
             text=True,
             timeout=120,
@@ -58,4 +72,4 @@ def test_mlflow_telemetry_is_off_unless_the_user_turns_it_on():
         )
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout.strip())
-    assert outputs == ["True", "False"]
+    assert outputs == ["True", "False", "true"]

@@ -1,9 +1,10 @@
 """What the entry points (``scripts/run.py``, ``scripts/evaluate.py``) do around their work.
 
-Before Hydra composes: the repository root for ``paths``, TensorFlow's log level and MLflow's
-telemetry off (nothing leaves the machine at run time), and a quick exit (see
-:func:`exit_without_final_collection`). Around the work: bad input printed as one paragraph on stderr with exit status 2, a training that cannot go
-on (a non-finite loss) with status 1 (inside a sweep both are raised, so Hydra records the failed
+Before Hydra composes: the repository root for ``paths`` and :func:`process_defaults` (again in
+each job, for a launcher's worker processes, which start there): TensorFlow's log level, MLflow's
+telemetry off (nothing leaves the machine at run time) and a quick exit. Around the work: bad
+input printed as one paragraph on stderr with exit status 2, a training that cannot go on (a
+non-finite loss) with status 1 (inside a sweep both are raised, so Hydra records the failed
 job and goes on with the others). Nothing here imports Keras: the work does, once its input is
 checked (with :func:`keraslab.quiet.import_backend`), so ``--help``, ``--cfg`` and config errors
 never wait for TensorFlow.
@@ -21,9 +22,15 @@ Result = TypeVar("Result")
 
 
 def set_environment(script: str) -> None:
-    """``KERASLAB_ROOT`` (the folder above ``script``'s), a quiet TensorFlow and no MLflow
-    telemetry, each unless set; then :func:`exit_without_final_collection`."""
+    """``KERASLAB_ROOT`` (the folder above ``script``'s) unless set, and
+    :func:`process_defaults`."""
     os.environ.setdefault("KERASLAB_ROOT", str(Path(script).resolve().parents[1]))
+    process_defaults()
+
+
+def process_defaults() -> None:
+    """A quiet TensorFlow and no MLflow telemetry, each unless set, and
+    :func:`exit_without_final_collection`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     exit_without_final_collection()
@@ -53,7 +60,7 @@ def run_job(work: Callable[..., Result], cfg) -> Result:
     from keraslab.errors import InputError, TrainingError
     from keraslab.tracking.hydra_job import current_job
 
-    exit_without_final_collection()  # a launcher's worker process starts here, not in the script
+    process_defaults()  # a launcher's worker process starts here, not in the script
     try:
         return work(cfg)
     except (InputError, TrainingError) as error:
