@@ -2,6 +2,7 @@
 and one debug run of the default experiment that several test modules read."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,11 @@ import keraslab  # noqa: F401  (sets TensorFlow's defaults before any test modul
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KERASLAB_ROOT", str(ROOT))
+
+# Started as a background job of a shell without job control, the suite inherits SIGINT ignored,
+# which Python keeps (and passes on to the scripts it starts): the Ctrl-C tests need Python's own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 POSITIVE = "好棒赞喜欢满意舒服干净推荐值得开心"
 NEGATIVE = "差烂糟讨厌失望脏贵慢吵难坑后悔"
