@@ -119,8 +119,8 @@ def main() -> None:
         f"Machine: {describe()}. Command: `python benchmarks/launchers.py --repeats "
         f"{args.repeats}`. Each time is the whole `scripts/run.py -m` command (start-up, 4 jobs "
         "sweeping the learning rate, the sweep's comparison at the end), a new SQLite store "
-        "each time; the launchers take turns. Same results: the 4 jobs' final validation losses "
-        "are equal under both launchers.",
+        "each time; the launchers take turns. Same results: whether the 4 jobs' final "
+        "validation losses are equal under both launchers.",
         "",
         f"CPU s: user + system time of every process of the command; divided by the "
         f"{CORES} cores it is the least wall time the command could take here.",

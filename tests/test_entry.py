@@ -1,12 +1,11 @@
-"""What the entry points set up before Hydra runs: MLflow telemetry off unless asked for, and a
-process exit that skips the garbage collector's final passes, after every other exit handler."""
+"""What the package and the entry points set up: MLflow telemetry off unless asked for (in every
+script and job: ``import keraslab`` does it), and a process exit that skips the garbage
+collector's final passes, after every other exit handler."""
 
 import os
 import subprocess
 import sys
 import textwrap
-
-from conftest import ROOT
 
 EXIT_ORDER = textwrap.dedent(
     """
@@ -36,9 +35,7 @@ def test_the_collector_is_frozen_after_the_exit_handlers_registered_after_the_ho
 
 TELEMETRY = textwrap.dedent(
     """
-    import os
-    from keraslab.entry import set_environment
-    set_environment(os.path.join(os.environ["ROOT"], "scripts", "run.py"))
+    import keraslab
     from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
     print(MLFLOW_DISABLE_TELEMETRY.get())
     """
@@ -68,7 +65,7 @@ def test_mlflow_telemetry_is_off_unless_the_user_turns_it_on():
             capture_output=True,
             text=True,
             timeout=120,
-            env={**env, **setting, "ROOT": str(ROOT)},
+            env={**env, **setting},
         )
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout.strip())

@@ -1,8 +1,8 @@
 """What the entry points (``scripts/run.py``, ``scripts/evaluate.py``) do around their work.
 
 Before Hydra composes: the repository root for ``paths`` and :func:`process_defaults` (again in
-each job, for a launcher's worker processes, which start there): TensorFlow's log level, MLflow's
-telemetry off (nothing leaves the machine at run time) and a quick exit. Around the work: bad
+each job, for a launcher's worker processes, which start there): TensorFlow's log level and a
+quick exit (MLflow's telemetry is off wherever ``keraslab`` is imported). Around the work: bad
 input printed as one paragraph on stderr with exit status 2, a training that cannot go on (a
 non-finite loss) with status 1 (inside a sweep both are raised, so Hydra records the failed
 job and goes on with the others). Nothing here imports Keras: the work does, once its input is
@@ -29,10 +29,8 @@ def set_environment(script: str) -> None:
 
 
 def process_defaults() -> None:
-    """A quiet TensorFlow and no MLflow telemetry, each unless set, and
-    :func:`exit_without_final_collection`."""
+    """A quiet TensorFlow unless set, and :func:`exit_without_final_collection`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     exit_without_final_collection()
 
 
