@@ -73,6 +73,27 @@ def test_grouping_keeps_every_sample_once_an_epoch_in_a_seeded_order_and_pads_le
     assert np.median(spread) <= 24 and np.median(plain_spread) > 100
 
 
+def test_an_unshuffled_split_is_sorted_by_length_and_its_outputs_put_back_in_its_order():
+    """Validation and test batches (no shuffle) with grouping: the whole split sorted by length,
+    the same every epoch, every row once; ``in_split_order`` maps per-row outputs back."""
+    lengths = np.random.default_rng(3).integers(1, 129, 300)
+    split = text_split(lengths, maxlen=128, multiple=16)
+    batches = SplitBatches(split, 32, group_by_length=4)
+    rows = np.concatenate([batches.batch(1, i)[0]["row"] for i in range(len(batches))])
+    np.testing.assert_array_equal(rows, np.argsort(lengths, kind="stable"))
+    np.testing.assert_array_equal(batches.order(0), batches.order(5))
+    np.testing.assert_array_equal(batches.in_split_order(rows), np.arange(300))
+    outputs = np.stack([rows, 2 * rows], axis=1)  # two columns per row, in batch order
+    np.testing.assert_array_equal(batches.in_split_order(outputs)[:, 1], 2 * np.arange(300))
+    plain = SplitBatches(split, 32)
+    np.testing.assert_array_equal(plain.in_split_order(np.arange(300)), np.arange(300))
+
+    def width(b):
+        return np.mean([b.batch(0, i)[0]["token_ids"].shape[1] for i in range(len(b))])
+
+    assert width(batches) < 0.7 * width(plain)  # sorted uniform lengths: ~(k + 1) / 10 of 128
+
+
 @pytest.mark.parametrize("loader", [InlineLoader(), ThreadLoader(workers=2, max_queue_size=3)])
 def test_every_loader_serves_the_grouped_cut_batches(loader):
     batches, _ = grouped(n=300, batch=16, group=4, seed=3)
@@ -112,6 +133,47 @@ def test_the_classifier_gives_the_same_outputs_on_a_cut_batch(corpus):
     np.testing.assert_allclose(
         model.predict(cut, verbose=0), model.predict(full, verbose=0), atol=1e-5
     )
+
+
+def test_scores_and_the_valid_errors_file_are_the_same_with_sorted_batches(corpus, tmp_path):
+    """Valid loss and accuracy, and the classifier's ``valid_errors.tsv`` (each text with its own
+    gold label, predicted label and probability), whether the valid batches go in file order at
+    full width or sorted by length and cut."""
+    import keras
+    from conftest import TINY_MODEL
+    from hydra import compose, initialize_config_dir
+
+    from keraslab.config_checks import instantiate_section
+    from keraslab.evaluation import split_results
+    from keraslab.optimizers import build_optimizer
+    from keraslab.tasks.classification import ERRORS_FILE
+    from keraslab.tracking.mlflow_tracker import NullTracker
+
+    def outputs(overrides, folder):
+        with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+            cfg = compose(
+                "config",
+                [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides],
+            )
+        task = instantiate_section(cfg, "model")
+        data = instantiate_section(cfg, "data").setup(**task.data_options())
+        keras.utils.set_random_seed(0)
+        model = task.build_model(data)
+        task.compile(model, build_optimizer("adam", 1e-3), jit_compile=False)
+        scores = split_results(task, model, data, "valid", InlineLoader())
+        folder.mkdir()
+        task.log_artifacts(model, data, InlineLoader(), NullTracker(), folder)
+        lines = (folder / ERRORS_FILE).read_text(encoding="utf-8").splitlines()[1:]
+        return scores, [line.rsplit("\t", 1) for line in lines]
+
+    plain_scores, plain = outputs([], tmp_path / "plain")
+    scores, grouped = outputs(["data.pad_to_multiple=8", "data.length_grouping=2"], tmp_path / "cut")
+    assert 0 < len(plain) < 64  # an untrained model gets some texts right, some wrong
+    assert [row for row, _ in grouped] == [row for row, _ in plain]
+    np.testing.assert_allclose([float(p) for _, p in grouped], [float(p) for _, p in plain], atol=2e-4)
+    assert scores.keys() == plain_scores.keys() == {"valid_loss", "valid_accuracy"}
+    for name, value in scores.items():
+        assert value == pytest.approx(plain_scores[name], abs=1e-5), name
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])

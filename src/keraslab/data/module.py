@@ -21,7 +21,7 @@ class DataModule:
     """
 
     batch_size: int
-    length_grouping: int | None = None  # training batches of similar lengths (SplitBatches)
+    length_grouping: int | None = None  # batches of similar lengths (SplitBatches)
 
     def __init__(self, batch_size: int):
         self.batch_size = batch_size
@@ -56,8 +56,9 @@ class DataModule:
 
     def batches(self, split: str, seed: int, share: tuple[int, int] = (0, 1)):
         """``split`` as :class:`~keraslab.loaders.SplitBatches` of ``batch_size``; shuffled each
-        epoch (and grouped by length, with ``length_grouping``) only for ``train``; ``share``:
-        a data-parallel worker's part of each batch."""
+        epoch only for ``train``; with ``length_grouping``, ``train`` grouped by length within
+        chunks and the other splits sorted by length; ``share``: a data-parallel worker's part
+        of each batch."""
         from keraslab.loaders.batches import SplitBatches
 
         train = split == "train"
@@ -66,6 +67,6 @@ class DataModule:
             self.batch_size,
             shuffle=train,
             seed=seed,
-            group_by_length=self.length_grouping if train else None,
+            group_by_length=self.length_grouping,
             share=share,
         )

@@ -20,7 +20,9 @@ class SplitBatches:
     with lengths), that permutation is cut into chunks of g batches, each chunk sorted by length
     (stable) and cut into batches, and the full batches are shuffled by the same generator (the
     short one stays last): similar lengths share a batch, which :class:`EncodedSplit` then pads
-    less. A split's ``transform`` gets
+    less. Without ``shuffle``, ``group_by_length`` sorts the whole split by length (stable), the
+    same order every epoch: validation and test batches pad little, and :meth:`in_split_order`
+    puts per-row outputs back in the split's order. A split's ``transform`` gets
     ``default_rng((seed, e, index))``. So a batch depends only on (seed, epoch, index), never on
     which worker builds it or when, and every sample appears once an epoch (the last batch may be
     short). Holds only arrays and picklable callables, so it can be sent to worker processes.
@@ -67,8 +69,18 @@ class SplitBatches:
             last = self._last_order = (epoch, self._order(epoch))
         return last[1]
 
+    def in_split_order(self, outputs: np.ndarray) -> np.ndarray:
+        """Per-row ``outputs`` of one unshuffled epoch, in batch order, put in the split's
+        order: ``result[order[i]] = outputs[i]``."""
+        order = self.order(0)
+        result = np.empty_like(outputs)
+        result[order] = outputs
+        return result
+
     def _order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
+            if self.group_by_length:
+                return np.argsort(self.lengths, kind="stable")
             return np.arange(len(self.split))
         generator = np.random.default_rng((self.seed, epoch))
         order = generator.permutation(len(self.split))

@@ -42,7 +42,7 @@ class ClassificationTask(BertTask):
 
         batches = data.batches("valid", seed=0)
         with keras_input(batches, loader) as inputs:
-            logits = model.predict(inputs, steps=len(batches), verbose=0)
+            logits = batches.in_split_order(model.predict(inputs, steps=len(batches), verbose=0))
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities = shifted / shifted.sum(axis=1, keepdims=True)
         predicted = probabilities.argmax(axis=1)
