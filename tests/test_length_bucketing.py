@@ -167,10 +167,14 @@ def test_scores_and_the_valid_errors_file_are_the_same_with_sorted_batches(corpu
         return scores, [line.rsplit("\t", 1) for line in lines]
 
     plain_scores, plain = outputs([], tmp_path / "plain")
-    scores, grouped = outputs(["data.pad_to_multiple=8", "data.length_grouping=2"], tmp_path / "cut")
+    scores, grouped = outputs(
+        ["data.pad_to_multiple=8", "data.length_grouping=2"], tmp_path / "cut"
+    )
     assert 0 < len(plain) < 64  # an untrained model gets some texts right, some wrong
     assert [row for row, _ in grouped] == [row for row, _ in plain]
-    np.testing.assert_allclose([float(p) for _, p in grouped], [float(p) for _, p in plain], atol=2e-4)
+    np.testing.assert_allclose(
+        [float(p) for _, p in grouped], [float(p) for _, p in plain], atol=2e-4
+    )
     assert scores.keys() == plain_scores.keys() == {"valid_loss", "valid_accuracy"}
     for name, value in scores.items():
         assert value == pytest.approx(plain_scores[name], abs=1e-5), name
