@@ -76,7 +76,9 @@ def main() -> None:
         f"{options.repeats}{' ' + ' '.join(options.args) if options.args else ''}`. Each time is "
         "the whole `scripts/run.py` command (start-up, data, graphs, 2 epochs, validation); the settings take turns. Training texts: median "
         f"{statistics.median(lengths)} tokens with [CLS] and [SEP], {100 * longer:.0f} % cut at 128, "
-        "so a batch of 64 drawn at random is 128 wide almost always: the saving comes from grouping.",
+        "so a batch of 64 drawn at random is 128 wide almost always: the saving comes from grouping "
+        "(training batches sorted within chunks of `length_grouping` batches; validation batches "
+        "and the predictions file's, the whole split sorted by length).",
         "",
         f"The floor: with the whole training split sorted by length, batches of 64 padded to a "
         f"multiple of 16 are on average {floor:.2f} of 128 wide, so the part of a step that grows "
