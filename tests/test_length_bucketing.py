@@ -105,8 +105,8 @@ def test_every_loader_serves_the_grouped_cut_batches(loader):
                 np.testing.assert_array_equal(got[0][name], want[0][name])
 
 
-def test_the_classifier_gives_the_same_outputs_on_a_cut_batch(corpus):
-    """Cutting removes padding only: the logits of every row agree with the full-width batch."""
+def tiny_classifier(corpus, *overrides):
+    """The tiny classifier's task and its data read from ``corpus``, with ``overrides``."""
     from conftest import TINY_MODEL
     from hydra import compose, initialize_config_dir
 
@@ -115,15 +115,15 @@ def test_the_classifier_gives_the_same_outputs_on_a_cut_batch(corpus):
     with initialize_config_dir(str(ROOT / "conf"), version_base=None):
         cfg = compose(
             "config",
-            [
-                f"data.data_dir={corpus}",
-                "data.min_char_count=1",
-                *TINY_MODEL,
-                "data.pad_to_multiple=8",
-            ],
+            [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides],
         )
     task = instantiate_section(cfg, "model")
-    data = instantiate_section(cfg, "data").setup(**task.data_options())
+    return task, instantiate_section(cfg, "data").setup(**task.data_options())
+
+
+def test_the_classifier_gives_the_same_outputs_on_a_cut_batch(corpus):
+    """Cutting removes padding only: the logits of every row agree with the full-width batch."""
+    task, data = tiny_classifier(corpus, "data.pad_to_multiple=8")
     model = task.build_model(data)
     split = data.splits["valid"]
     rows = np.argsort(split.lengths(), kind="stable")[:16]  # the shortest texts
@@ -140,23 +140,14 @@ def test_scores_and_the_valid_errors_file_are_the_same_with_sorted_batches(corpu
     gold label, predicted label and probability), whether the valid batches go in file order at
     full width or sorted by length and cut."""
     import keras
-    from conftest import TINY_MODEL
-    from hydra import compose, initialize_config_dir
 
-    from keraslab.config_checks import instantiate_section
     from keraslab.evaluation import split_results
     from keraslab.optimizers import build_optimizer
     from keraslab.tasks.classification import ERRORS_FILE
     from keraslab.tracking.mlflow_tracker import NullTracker
 
     def outputs(overrides, folder):
-        with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-            cfg = compose(
-                "config",
-                [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides],
-            )
-        task = instantiate_section(cfg, "model")
-        data = instantiate_section(cfg, "data").setup(**task.data_options())
+        task, data = tiny_classifier(corpus, *overrides)
         keras.utils.set_random_seed(0)
         model = task.build_model(data)
         task.compile(model, build_optimizer("adam", 1e-3), jit_compile=False)
