@@ -6,14 +6,18 @@ in seconds with ``--smoke`` (in ``make test``).
    128 x 512: median step time and model FLOPs utilisation, ``6 N + 12 L d S`` FLOPs per token
    (N the non-embedding weights; PaLM's count) against the chip's dense bf16 peak.
 2. ``experiment=ema_ablation`` and ``experiment=accum_ablation`` with the ``small`` encoder
-   (3 x 256), each a sweep through ``scripts/run.py`` in its own process, logged to an MLflow
-   SQLite store in the output folder, and their comparison tables (``scripts/compare.py``).
+   (3 x 256), each a sweep through ``scripts/run.py`` in its own process, side by side, their
+   jobs ``--jobs`` at a time in the joblib launcher's workers (one job at a time, they took 4.7
+   and about 8.3 minutes on an H200, mostly per-job fixed costs:
+   ``benchmarks/results/gpu_suite_h200.md``), logged to an MLflow SQLite store in the output
+   folder, and their comparison tables (``scripts/compare.py``).
 
-    python benchmarks/gpu_suite.py --out DIR [--smoke] [--data-dir DIR] [--peak-tflops T]
+    python benchmarks/gpu_suite.py --out DIR [--smoke] [--jobs N] [--data-dir DIR] [--peak-tflops T]
 
-Writes ``DIR/gpu_suite.md`` (the machine, the tables) and ``DIR/mlflow.db``; the runs' folders
-and artifacts go to ``DIR/outputs/`` (``--out`` under the device's ``$OUT`` brings back the two
-files). On the GPU machine (Python 3.12, JAX on CUDA, no registry) Keras, Hydra, OmegaConf and
+Writes ``DIR/gpu_suite.md`` (the machine, the tables, rewritten after each part), the sweeps'
+logs ``DIR/<experiment>.log`` and ``DIR/mlflow.db``; the runs' folders and artifacts go to
+``DIR/outputs/`` (run it with ``--out`` outside the device's ``$OUT`` and copy those files
+there: ``$OUT`` brings back 8 files). On the GPU machine (Python 3.12, JAX on CUDA, no registry) Keras, Hydra, OmegaConf and
 MLflow's client come along as wheels: ``make gpu-wheels`` (README, "Backends, precision and
 GPUs").
 """
@@ -93,10 +97,12 @@ def bert_steps(config: dict, shapes: list[tuple[int, int]], repeats: int) -> lis
     return results
 
 
-def start_ablation(experiment: str, overrides: list[str], out: Path, store: str):
-    """Start ``experiment`` (a sweep) in its own process; its log goes to ``out/<experiment>.log``."""
+def start_ablation(experiment: str, overrides: list[str], out: Path, store: str, jobs: int):
+    """Start ``experiment`` (a sweep) in its own process, its jobs ``jobs`` at a time in the joblib
+    launcher's workers; its log goes to ``out/<experiment>.log``."""
     command = [sys.executable, str(ROOT / "scripts" / "run.py"), f"experiment={experiment}"]
-    command += ["backend=jax", *overrides, f"hydra.sweep.dir={out / 'outputs' / experiment}"]
+    command += ["backend=jax", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
+    command += [*overrides, f"hydra.sweep.dir={out / 'outputs' / experiment}"]
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(out / f"{experiment}.log", "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -135,6 +141,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds on CPU")
     parser.add_argument("--data-dir", help="the sentiment corpus (default: data/sentiment)")
+    parser.add_argument(
+        "--jobs", type=int, default=3, help="each sweep's jobs at a time (the GPU is shared)"
+    )
     parser.add_argument("--peak-tflops", type=float, help="the chip's dense bf16 peak")
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = "jax"
@@ -183,13 +192,13 @@ def main() -> None:
         run.append(f"data.data_dir={args.data_dir}")
     names = ("ema_ablation", "accum_ablation")
     create_store(store)
-    started = [start_ablation(name, run, args.out, store) for name in names]
+    started = [start_ablation(name, run, args.out, store, args.jobs) for name in names]
     tables = [
         ablation_table(name, args.out, process)
         for name, process in zip(names, started, strict=True)
     ]
     lines += ["", "## Ablations on the GPU (`model/encoder=small`, JAX)", ""]
-    lines += ["The two sweeps ran side by side, each in its own process.", "", *tables]
+    lines += [f"The two sweeps ran side by side, {args.jobs} jobs at a time each.", "", *tables]
     lines.append(f"Whole suite: {(time.perf_counter() - start) / 60:.1f} min.")
     report(args.out, lines)
     if not steps or any("FAILED" in table.split("\n", 1)[0] for table in tables):
