@@ -181,14 +181,9 @@ def test_failing_job_leaves_the_other_jobs_finished(corpus, tracking_uri, tmp_pa
     assert client.get_run(parent.info.run_id).info.status == "FAILED"
 
 
-def test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run(
-    corpus, tracking_uri, tmp_path
-):
-    import json
-    import os
-
-    from mlflow import MlflowClient
-
+def interrupted_long_run(corpus, tracking_uri, tmp_path, signum) -> tuple[Path, list[str]]:
+    """A debug run of 1000 epochs sent ``signum`` once its first checkpoint is written; returns
+    its folder and arguments once it has exited."""
     run_dir = tmp_path / "run"
     args = [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={run_dir}"]
     log = tmp_path / "stderr.txt"
@@ -209,15 +204,38 @@ def test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (run_dir / "checkpoints" / "state.json").exists():
             time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGABRT)  # where it hangs, for the failure message
             process.wait(timeout=30)
-            pytest.fail(f"no exit 60 s after Ctrl-C; its stacks:\n{log.read_text()[-6000:]}")
+            pytest.fail(f"no exit 60 s after {signum!r}; its stacks:\n{log.read_text()[-6000:]}")
     finally:
         process.kill()
+    return run_dir, args
+
+
+def test_sigterm_ends_the_run_killed_as_ctrl_c_does(corpus, tracking_uri, tmp_path):
+    """The minimal case: ``kill``, ``timeout`` or a batch system's time limit sends SIGTERM, which
+    ended the process at once and left its MLflow run RUNNING."""
+    import json
+
+    run_dir, _ = interrupted_long_run(corpus, tracking_uri, tmp_path, signal.SIGTERM)
+    _, (killed,) = runs_of(tracking_uri)
+    assert killed.info.status == "KILLED"
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert state["mlflow_run_id"] == killed.info.run_id and state["epochs_done"] >= 1
+
+
+def test_ctrl_c_marks_the_run_killed_and_resume_goes_on_in_the_same_run(
+    corpus, tracking_uri, tmp_path
+):
+    import json
+
+    from mlflow import MlflowClient
+
+    run_dir, args = interrupted_long_run(corpus, tracking_uri, tmp_path, signal.SIGINT)
     _, (killed,) = runs_of(tracking_uri)
     assert killed.info.status == "KILLED"
 

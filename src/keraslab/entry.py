@@ -1,8 +1,9 @@
 """What the entry points (``scripts/run.py``, ``scripts/evaluate.py``) do around their work.
 
 Before Hydra composes: the repository root for ``paths`` and :func:`process_defaults` (again in
-each job, for a launcher's worker processes, which start there): TensorFlow's log level and a
-quick exit (MLflow's telemetry is off wherever ``keraslab`` is imported). Around the work: bad
+each job, for a launcher's worker processes, which start there): TensorFlow's log level, a
+quick exit and SIGTERM taken as Ctrl-C (MLflow's telemetry is off wherever ``keraslab`` is
+imported). Around the work: bad
 input printed as one paragraph on stderr with exit status 2, a training that cannot go on (a
 non-finite loss) with status 1 (inside a sweep both are raised, so Hydra records the failed
 job and goes on with the others). Nothing here imports Keras: the work does, once its input is
@@ -13,7 +14,9 @@ never wait for TensorFlow.
 import atexit
 import gc
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -29,9 +32,34 @@ def set_environment(script: str) -> None:
 
 
 def process_defaults() -> None:
-    """A quiet TensorFlow unless set, and :func:`exit_without_final_collection`."""
+    """A quiet TensorFlow unless set, :func:`exit_without_final_collection` and
+    :func:`terminate_as_interrupt`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     exit_without_final_collection()
+    terminate_as_interrupt()
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit) ends a run as Ctrl-C does.
+
+    By default SIGTERM ends the process on the spot: no handler runs, and the MLflow run stays
+    RUNNING until a later run marks it FAILED. Here it goes to whichever SIGINT handler is in
+    force when it comes (the one that holds a Ctrl-C back during a write to the store
+    included), so the run is marked KILLED and keeps its last checkpoint for ``resume=``. Set in
+    the main thread only, and only over the default action: a launcher that handles SIGTERM
+    itself (submitit) keeps its own handler."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
+def _terminate_as_interrupt(signum, frame) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # SIGINT ignored or default: end as before
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 _exit_hook_registered = False
