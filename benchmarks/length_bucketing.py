@@ -80,10 +80,11 @@ def main() -> None:
         "(training batches sorted within chunks of `length_grouping` batches; validation batches "
         "and the predictions file's, the whole split sorted by length).",
         "",
-        f"The floor: with the whole training split sorted by length, batches of 64 padded to a "
-        f"multiple of 16 are on average {floor:.2f} of 128 wide, so the part of a step that grows "
-        "with the width cannot fall below that share; start-up, graphs and the per-step overhead "
-        "do not shrink at all.",
+        f"Mean width: with the whole training split sorted by length, batches of 64 padded to a "
+        f"multiple of 16 are on average {floor:.2f} of 128 wide. A step's time grows faster than "
+        "its width (attention's part with its square), so the training steps can shrink below "
+        "that share (`benchmarks/step_width.py` predicts them from measured step times); "
+        "start-up, data and graph building do not shrink at all.",
         "",
         "| setting | median s | range s | vs maxlen | best valid accuracy |",
         "| --- | --- | --- | --- | --- |",

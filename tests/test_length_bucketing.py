@@ -205,3 +205,22 @@ def test_a_run_with_shorter_padding_is_tracked_with_its_settings(corpus, trackin
         and run.data.params["data.length_grouping"] == "2"
     )
     assert 0.0 < run.data.metrics["test_accuracy"] <= 1.0
+
+
+def test_the_step_width_benchmark_pads_each_sorted_batch_to_its_multiple():
+    """Lengths 3, 10, 5, 20, 7 sorted, in batches of 2, each padded to a multiple of 8 under
+    maxlen 16: (3, 5) -> 8, (7, 10) -> 16, (20 cut) -> 16."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location(
+        "step_width", ROOT / "benchmarks" / "step_width.py"
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    mask = np.zeros((5, 16), "int32")
+    for row, length in enumerate([3, 10, 5, 20, 7]):
+        mask[row, : min(length, 16)] = 1
+    split = EncodedSplit({"token_ids": mask.copy(), "padding_mask": mask})
+    data = SimpleNamespace(splits={"train": split}, batch_size=2)
+    assert benchmark.epoch_widths(data, multiple=8) == [8, 16, 16]
