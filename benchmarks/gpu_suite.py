@@ -17,9 +17,9 @@ in seconds with ``--smoke`` (in ``make test``).
 Writes ``DIR/gpu_suite.md`` (the machine, the tables, rewritten after each part), the sweeps'
 logs ``DIR/<experiment>.log`` and ``DIR/mlflow.db``; the runs' folders and artifacts go to
 ``DIR/outputs/`` (run it with ``--out`` outside the device's ``$OUT`` and copy those files
-there: ``$OUT`` brings back 8 files). On the GPU machine (Python 3.12, JAX on CUDA, no registry) Keras, Hydra, OmegaConf and
-MLflow's client come along as wheels: ``make gpu-wheels`` (README, "Backends, precision and
-GPUs").
+there: ``$OUT`` brings back 8 files). On the GPU machine (Python 3.12, JAX on CUDA, no
+registry) Keras, Hydra, OmegaConf and MLflow's client come along as wheels: ``make
+gpu-wheels`` (README, "Backends, precision and GPUs").
 """
 
 import argparse

@@ -68,7 +68,7 @@ def main() -> None:
     train = Path(ROOT / "data" / "sentiment" / "sentiment.train.data").read_text(encoding="utf-8")
     lengths = sorted(len(line.split("\t")[0]) + 2 for line in train.splitlines())
     longer = sum(length > 128 for length in lengths) / len(lengths)
-    floor = sorted_width_ratio(lengths, maxlen=128, batch_size=64, multiple=16)
+    floor = statistics.mean(sorted_widths(lengths, maxlen=128, batch_size=64, multiple=16)) / 128
     lines = [
         "# Shorter padding: the default experiment, padded to maxlen against cut and grouped batches",
         "",
@@ -101,16 +101,15 @@ def main() -> None:
     print("\n".join(lines))
 
 
-def sorted_width_ratio(lengths: list[int], maxlen: int, batch_size: int, multiple: int) -> float:
-    """Mean width of batches of ``batch_size`` consecutive texts in length order, each padded to
-    its longest (cut at ``maxlen``) rounded up to ``multiple``, over ``maxlen``: the least any
-    grouping can pad to."""
-    cut = sorted(min(length, maxlen) for length in lengths)
-    widths = [
-        -(-max(cut[i : i + batch_size]) // multiple) * multiple
+def sorted_widths(lengths, maxlen: int, batch_size: int, multiple: int) -> list[int]:
+    """The widths of batches of ``batch_size`` consecutive texts in length order, each padded to
+    its longest (cut at ``maxlen``) rounded up to ``multiple``: the least any grouping can pad
+    to."""
+    cut = sorted(min(int(length), maxlen) for length in lengths)
+    return [
+        min(-(-max(cut[i : i + batch_size]) // multiple) * multiple, maxlen)
         for i in range(0, len(cut), batch_size)
     ]
-    return statistics.mean(widths) / maxlen
 
 
 if __name__ == "__main__":

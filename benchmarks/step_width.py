@@ -28,6 +28,7 @@ os.environ.setdefault("KERASLAB_ROOT", str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from length_bucketing import SETTINGS as BUCKETING  # noqa: E402
+from length_bucketing import sorted_widths  # noqa: E402
 from machine import describe  # noqa: E402
 
 # The shorter-padding settings of benchmarks/length_bucketing.py (all but padding to maxlen)
@@ -56,10 +57,7 @@ def epoch_widths(data, multiple: int | None = None) -> list[int]:
     length, batches padded to that multiple, instead of the data's own order)."""
     split, size = data.splits["train"], data.batch_size
     if multiple:
-        maxlen = split.inputs["padding_mask"].shape[1]
-        lengths = np.sort(split.lengths())
-        longest = [int(lengths[i : i + size].max()) for i in range(0, lengths.size, size)]
-        return [min(-(-length // multiple) * multiple, maxlen) for length in longest]
+        return sorted_widths(split.lengths(), split.inputs["padding_mask"].shape[1], size, multiple)
     batches = data.batches("train", seed=0)
     order = batches.order(0)
     return [split.width(order[i * size : (i + 1) * size]) for i in range(len(batches))]
@@ -105,10 +103,11 @@ def main() -> None:
     def predicted(batch_widths: list[int]) -> float:
         return statistics.mean(times[w] for w in batch_widths) / times[full]
 
-    _, _, data = setup([*args.overrides, *SETTINGS["pad_to_multiple=8, length_grouping=128"]])
-    rows = [("the whole split sorted, multiple of 8 (the floor)", epoch_widths(data, 8))]
+    rows = []
     for name, overrides in SETTINGS.items():
-        rows.append((name, epoch_widths(setup([*args.overrides, *overrides])[2])))
+        data = setup([*args.overrides, *overrides])[2]
+        rows.append((name, epoch_widths(data)))
+    rows.insert(0, ("the whole split sorted, multiple of 8 (the floor)", epoch_widths(data, 8)))
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     extra = " " + " ".join(args.overrides) if args.overrides else ""
@@ -118,7 +117,8 @@ def main() -> None:
         f"Machine: {describe()}. Command: `python benchmarks/step_width.py --repeats "
         f"{args.repeats}{extra}`. One training step (`train_on_batch`, batch "
         f"{data.batch_size}, every token real) at each width, median of {args.repeats} "
-        "rounds over every width after 3 warm-up steps each; the peer is the full width, what padding to maxlen runs every step.",
+        "rounds over every width after 3 warm-up steps each; the peer is the full width, what "
+        "padding to maxlen runs every step.",
         "",
         "| width | step ms | vs width 128 |",
         "| --- | --- | --- |",

@@ -35,6 +35,16 @@ TINY_MODEL = [
 ]
 
 
+def benchmark_module(name: str):
+    """``benchmarks/<name>.py`` imported as a module (the folder is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def compose_config(overrides: list[str]):
     """The root config with ``overrides``, composed as scripts/run.py would (without running)."""
     from hydra import compose, initialize_config_dir

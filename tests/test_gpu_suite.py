@@ -7,14 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, runs_of
+from conftest import ROOT, benchmark_module, runs_of
 
 
 def suite():
-    spec = importlib.util.spec_from_file_location("gpu_suite", ROOT / "benchmarks" / "gpu_suite.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("gpu_suite")
 
 
 def test_model_flops_of_a_training_step_by_hand():

@@ -107,16 +107,13 @@ def test_every_loader_serves_the_grouped_cut_batches(loader):
 
 def tiny_classifier(corpus, *overrides):
     """The tiny classifier's task and its data read from ``corpus``, with ``overrides``."""
-    from conftest import TINY_MODEL
-    from hydra import compose, initialize_config_dir
+    from conftest import TINY_MODEL, compose_config
 
     from keraslab.config_checks import instantiate_section
 
-    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        cfg = compose(
-            "config",
-            [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides],
-        )
+    cfg = compose_config(
+        [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides]
+    )
     task = instantiate_section(cfg, "model")
     return task, instantiate_section(cfg, "data").setup(**task.data_options())
 
@@ -210,14 +207,11 @@ def test_a_run_with_shorter_padding_is_tracked_with_its_settings(corpus, trackin
 def test_the_step_width_benchmark_pads_each_sorted_batch_to_its_multiple():
     """Lengths 3, 10, 5, 20, 7 sorted, in batches of 2, each padded to a multiple of 8 under
     maxlen 16: (3, 5) -> 8, (7, 10) -> 16, (20 cut) -> 16."""
-    import importlib.util
     from types import SimpleNamespace
 
-    spec = importlib.util.spec_from_file_location(
-        "step_width", ROOT / "benchmarks" / "step_width.py"
-    )
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    from conftest import benchmark_module
+
+    benchmark = benchmark_module("step_width")
     mask = np.zeros((5, 16), "int32")
     for row, length in enumerate([3, 10, 5, 20, 7]):
         mask[row, : min(length, 16)] = 1
