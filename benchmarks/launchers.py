@@ -1,6 +1,8 @@
 """A sweep of 4 debug jobs: Hydra's basic launcher (one process, jobs one after another)
-against ``hydra/launcher=joblib`` with 2 worker processes, taking turns, each the whole command
-(start-up, every job, the comparison at the end); also checks both give the same validation losses.
+against ``hydra/launcher=joblib`` (2 worker processes, each a fresh interpreter) and
+``hydra/launcher=forkserver`` (2 worker processes forked from a server that imported the stack
+as the sweep started), taking turns, each the whole command (start-up, every job, the
+comparison at the end); also checks all give the same validation losses.
 
 Two sizes of debug job: the project's debug preset (``debug=fast``: the default model on 2,000
 rows of the sentiment corpus in ``data/``, which ``make data`` prepares), and the tests' tiny
@@ -33,6 +35,7 @@ JOBS = ["optimizer.learning_rate=1e-3,2e-3,3e-3,4e-3"]
 LAUNCHERS = {
     "basic (sequential)": [],
     "joblib, 2 workers": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "forkserver, 2 workers": ["hydra/launcher=forkserver", "hydra.launcher.n_jobs=2"],
 }
 SENTIMENT = ROOT / "data" / "sentiment"
 
@@ -114,13 +117,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     lines = [
-        "# Launchers: a sweep of 4 debug jobs, basic against joblib",
+        "# Launchers: a sweep of 4 debug jobs, basic against joblib and forkserver",
         "",
         f"Machine: {describe()}. Command: `python benchmarks/launchers.py --repeats "
         f"{args.repeats}`. Each time is the whole `scripts/run.py -m` command (start-up, 4 jobs "
         "sweeping the learning rate, the sweep's comparison at the end), a new SQLite store "
         "each time; the launchers take turns. Same results: whether the 4 jobs' final "
-        "validation losses are equal under both launchers.",
+        "validation losses are equal under every launcher.",
         "",
         f"CPU s: user + system time of every process of the command; divided by the "
         f"{CORES} cores it is the least wall time the command could take here.",

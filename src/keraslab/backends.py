@@ -21,3 +21,10 @@ def use_backend(name: str) -> None:
             f"{keras.backend.backend()} already, and one process holds one backend: run each "
             "backend in its own process (a sweep over backends: hydra/launcher=joblib)."
         )
+
+
+def sweep_backend(config) -> None:
+    """A sweep's ``backend`` into ``KERAS_BACKEND`` of the sweep's process: the parent run's
+    ``keras.backend`` tag, and the backend of the processes it starts (launchers' workers)."""
+    if config.get("backend"):
+        os.environ["KERAS_BACKEND"] = config.backend

@@ -8,12 +8,12 @@ first the jobs' comparison is printed, written to ``<sweep dir>/comparison/`` an
 """
 
 import atexit
-import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from keraslab.backends import sweep_backend
 from keraslab.tracking.hydra_job import HydraJob
 
 
@@ -31,8 +31,7 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from hydra.utils import instantiate
 
-        if config.get("backend"):  # the parent's keras.backend tag, and the launched jobs'
-            os.environ["KERAS_BACKEND"] = config.backend
+        sweep_backend(config)
         self._tracker = instantiate(config.logger)
         job = HydraJob(
             overrides=list(config.hydra.overrides.task),
