@@ -103,8 +103,7 @@ class WorkerServer(Callback):
     workers' count as the sweep's); does nothing under other launchers."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if forkserver_sweep(config):
-            worker_count(config.hydra.launcher.n_jobs)
+        if forkserver_sweep(config):  # a bad n_jobs is the launcher's to report
             sweep_backend(config)
             start_server(server_modules(config))
 
