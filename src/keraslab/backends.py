@@ -19,7 +19,8 @@ def use_backend(name: str) -> None:
         raise ConfigError(
             f"backend={name} was asked for, but this process has loaded Keras with "
             f"{keras.backend.backend()} already, and one process holds one backend: run each "
-            "backend in its own process (a sweep over backends: hydra/launcher=forkserver or joblib)."
+            "backend in its own process (a sweep over backends: hydra/launcher=forkserver or "
+            "joblib)."
         )
 
 

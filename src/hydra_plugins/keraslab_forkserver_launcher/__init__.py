@@ -3,7 +3,7 @@ each forked from one server process that imported TensorFlow, Keras and MLflow o
 (:mod:`keraslab.worker_start`) as the sweep started.
 
 ``hydra/launcher=joblib`` starts its workers as fresh interpreters, so each imports the stack
-anew (about 8 CPU seconds with TensorFlow) after the sweep's own start-up. Here the server
+anew (seconds of CPU time with TensorFlow) after the sweep's own start-up. Here the server
 starts with the sweep (:class:`WorkerServer`, the first of the sweep's callbacks), so its
 imports run beside the sweep's start-up (the MLflow parent run), and a worker costs a fork. The
 server makes no tensor and opens no device: each worker starts its backend itself, with its first
