@@ -7,7 +7,6 @@ comparison. ``hydra/launcher=slurm`` (submitit) cannot run here: its local twin,
 composes with the environment every job needs."""
 
 import contextlib
-import multiprocessing.forkserver as mp_forkserver
 import os
 import shutil
 import signal
@@ -88,14 +87,14 @@ def test_forkserver_workers_start_with_the_stack_imported_by_a_server_beside_the
     and the run's module before its first job, which never imports them itself."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from hydra_plugins.keraslab_forkserver_launcher import start_server
+    from hydra_plugins.keraslab_forkserver_launcher import start_server, stop_server
 
     context = start_server(["keraslab.worker_start"])
     try:
         with ProcessPoolExecutor(1, mp_context=context) as pool:
             imported, parent = pool.submit(_imported_and_parent).result(timeout=300)
     finally:
-        mp_forkserver._forkserver._stop()
+        stop_server()
     assert {"keras", "mlflow", "keraslab.experiment"} <= imported
     assert parent != os.getpid()
 

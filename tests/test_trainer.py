@@ -132,3 +132,33 @@ def test_a_full_disk_leaves_no_partial_file_and_the_last_pair_whole(tmp_path, mo
 
     last.on_epoch_end(1, {"loss": 0.5})  # space again: the run goes on where it stopped
     assert read_state(tmp_path / "state.json").checkpoint == "epoch-2.keras"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing")
+def test_the_training_step_is_traced_once(corpus, tmp_path):
+    """TensorFlow traces a step that creates variables twice; the trainer builds the optimizer's
+    state first, so Keras's ``train_step`` runs in Python once for the whole fit (its trace)."""
+    from conftest import TINY_MODEL, compose_config
+
+    from keraslab.config_checks import instantiate_section
+    from keraslab.loaders import InlineLoader
+    from keraslab.training import Trainer
+
+    cfg = compose_config([f"data.data_dir={corpus}", *TINY_MODEL])
+    task = instantiate_section(cfg, "model")
+    data = instantiate_section(cfg, "data").setup(**task.data_options())
+    model = task.build_model(data)
+    task.compile(model, instantiate_section(cfg, "optimizer"))
+    traced = []
+    train_step = model.train_step
+
+    def counted(batch):
+        traced.append(batch)
+        return train_step(batch)
+
+    model.train_step = counted
+    Trainer(epochs=2, verbose=0).fit(
+        task, model, data, InlineLoader(), tmp_path, monitor=("val_loss", "min")
+    )
+    assert model.optimizer.iterations.numpy() == 2 * len(data.batches("train", 0))
+    assert len(traced) == 1

@@ -1,8 +1,8 @@
 """What a sweep's worker processes import before their first job, imported once by the server
 of ``hydra/launcher=forkserver`` (:mod:`hydra_plugins.keraslab_forkserver_launcher`), whose
-workers are forked from it: Keras with its backend (the sweep's ``backend``, in
-``KERAS_BACKEND`` before the server starts), MLflow and the run's entry module: with
-TensorFlow, seconds of CPU time that no worker spends again.
+workers are forked from it: :mod:`keraslab.worker_imports` (MLflow and the run's entry module)
+and Keras with its backend (the sweep's ``backend``, in ``KERAS_BACKEND`` before the server
+starts): with TensorFlow, seconds of CPU time that no worker spends again.
 
 Then the server's objects are frozen (:func:`gc.freeze`, as the ``gc`` documentation advises
 before a fork): a worker's garbage collections skip the half a million objects the imports
@@ -11,9 +11,7 @@ collection."""
 
 import gc
 
-import mlflow  # noqa: F401
-
-import keraslab.experiment  # noqa: F401
+import keraslab.worker_imports  # noqa: F401
 from keraslab.quiet import import_backend
 
 import_backend()

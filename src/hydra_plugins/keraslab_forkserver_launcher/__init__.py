@@ -37,7 +37,7 @@ from keraslab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-WITHOUT_KERAS = ["mlflow", "keraslab.experiment"]
+WITHOUT_KERAS = ["keraslab.worker_imports"]
 
 
 class ForkserverLauncher(Launcher):
@@ -109,7 +109,7 @@ class WorkerServer(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if forkserver_sweep(config):
-            multiprocessing.forkserver._forkserver._stop()  # the standard library's own tests' way
+            stop_server()
 
 
 def forkserver_sweep(config: DictConfig) -> bool:
@@ -143,3 +143,9 @@ def start_server(modules: list[str]) -> multiprocessing.context.BaseContext:
     context.set_forkserver_preload(modules)
     multiprocessing.forkserver.ensure_running()
     return context
+
+
+def stop_server() -> None:
+    """Stop this process's server (the next :func:`start_server` starts a new one) through
+    the standard library's private ``_stop``, as its own tests do: it has no public way."""
+    multiprocessing.forkserver._forkserver._stop()

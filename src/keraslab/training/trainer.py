@@ -134,6 +134,7 @@ class Trainer:
         if accumulation is not None:
             accumulation.set_micro_batch_sizes([train.rows(i) for i in range(steps_per_epoch)])
         validation_steps = _steps(self.validation_steps, valid)
+        build_optimizer(model)
         with (
             keras_input(train, loader, first_epoch, self.steps_per_epoch, endless=True) as x,
             keras_input(valid, loader, steps=self.validation_steps) as validation_data,
@@ -206,6 +207,20 @@ class Trainer:
                 f"{checkpoint} is not a readable Keras checkpoint ({type(error).__name__}: "
                 f"{error}); expected a whole .keras file as the trainer writes it."
             ) from error
+
+
+def build_optimizer(model) -> None:
+    """Create a built model's optimizer state before ``fit`` on TensorFlow.
+
+    Keras on TensorFlow leaves it to the first trace of the training step, and a ``tf.function``
+    whose first trace creates variables is traced a second time without them: building it here
+    spares that second trace. The other backends build it before tracing, within their
+    distribution's scope."""
+    import keras
+
+    optimizer = model.optimizer
+    if keras.backend.backend() == "tensorflow" and model.built and not optimizer.built:
+        optimizer.build(model.trainable_variables)
 
 
 def _steps(cap: int | None, batches: SplitBatches) -> int:
