@@ -15,6 +15,7 @@ from conftest import DEBUG, ROOT, run_script, runs_of
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
+from keraslab import hparams_search as search
 from keraslab.errors import ConfigError
 from keraslab.hparams_search import Dimension, interrupted_trials, parse_space, tell
 
@@ -100,6 +101,76 @@ def test_only_trials_of_dead_processes_of_this_host_count_as_interrupted():
         trial.set_user_attr("host", host)
         trial.set_user_attr("pid", pid)
     assert [t.number for t in interrupted_trials(study)] == [0]
+
+
+class ClaimWatch(optuna.storages.InMemoryStorage):
+    """Notes, at every write that leaves a trial RUNNING, whether the trial is claimed (has a
+    host and pid) already: a kill right after that write must not leave an unclaimed trial."""
+
+    def __init__(self):
+        super().__init__()
+        self.claimed_when_running = []
+
+    def create_new_trial(self, study_id, template_trial=None):
+        trial_id = super().create_new_trial(study_id, template_trial)
+        self._note(trial_id)
+        return trial_id
+
+    def set_trial_state_values(self, trial_id, state, values=None):
+        changed = super().set_trial_state_values(trial_id, state, values)
+        self._note(trial_id)
+        return changed
+
+    def _note(self, trial_id):
+        trial = self.get_trial(trial_id)
+        if trial.state == TrialState.RUNNING:
+            self.claimed_when_running.append({"host", "pid"} <= trial.user_attrs.keys())
+
+
+def test_a_trial_is_claimed_before_it_is_running():
+    # The bug: study.ask() made the trial RUNNING and the claim came after; a search killed in
+    # between left a RUNNING trial that counted towards n_trials and that no resume took up.
+    unclaimed = ClaimWatch()
+    trial = optuna.create_study(storage=unclaimed).ask()
+    search.claim(trial)
+    assert unclaimed.claimed_when_running == [False]
+
+    watched = ClaimWatch()
+    study = optuna.create_study(storage=watched)
+    trials = [search.ask(study) for _ in range(3)]
+    assert watched.claimed_when_running == [True, True, True]
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert {t.user_attrs["pid"] for t in trials} == {os.getpid()}
+
+
+def test_a_waiting_trial_left_by_a_kill_is_taken_by_the_next_ask():
+    study = optuna.create_study()
+    study.enqueue_trial({}, user_attrs={"host": "elsewhere", "pid": 1})  # a kill came before ask()
+    trial = search.ask(study)
+    assert trial.number == 0 and len(study.trials) == 1
+    assert trial.user_attrs["pid"] == os.getpid()
+
+
+def test_a_trial_interrupted_before_its_overrides_were_kept_draws_them_on_resume():
+    import socket
+
+    fixed, space = parse_space({"lr": "interval(0.1, 0.2)", "ema": "null,0.99"}, ["seed=3"])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **TEXT)
+    study.enqueue_trial({}, user_attrs={"host": socket.gethostname(), "pid": int(gone.stdout)})
+    asked = study.ask()
+    space["lr"].suggest(asked, "lr")  # drawn, then killed before the overrides were kept
+
+    (frozen,) = interrupted_trials(study)
+    trial = search.resumed(study, frozen)
+    overrides = search.overrides(trial, fixed, space)
+    lr, ema = trial.params["lr"], trial.params["ema"]
+    assert lr == asked.params["lr"]
+    assert overrides == ["seed=3", f"lr={lr}", f"ema={ema}"]
+    assert search.overrides(trial, fixed, space) == overrides  # kept: a rerun runs the same
+
+
+TEXT = {"capture_output": True, "text": True}
 
 
 SEARCH = [

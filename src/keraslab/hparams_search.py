@@ -126,10 +126,32 @@ def open_study(storage: str, name: str, direction: str, seed: int | None):
     return study
 
 
+def _owner() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def ask(study):
+    """A new trial, RUNNING and claimed by this process from the moment it exists.
+
+    ``study.ask()`` alone creates the trial RUNNING and unclaimed: a kill before the claim was
+    written would leave a trial that counts towards ``n_trials`` and that no resumed search
+    recognises as its own. So the claim goes in with the trial, as a WAITING trial that
+    ``study.ask()`` then takes (it takes the oldest WAITING trial). A WAITING trial already
+    there (a kill between the two calls left it) is taken instead of adding one, so none is
+    left over when the search has its ``n_trials``."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        study.enqueue_trial({}, user_attrs=_owner())
+    trial = study.ask()
+    claim(trial)  # the WAITING trial taken may have been another process's
+    return trial
+
+
 def claim(trial) -> None:
-    """Record on ``trial`` the process running it (first thing after asking for it)."""
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("pid", os.getpid())
+    """Record on ``trial`` the process running it."""
+    for key, value in _owner().items():
+        trial.set_user_attr(key, value)
 
 
 def interrupted_trials(study) -> list:
@@ -163,12 +185,16 @@ def resumed(study, frozen):
     return optuna.trial.Trial(study, frozen._trial_id)
 
 
-def abandon(study, trial) -> None:
-    """FAIL a trial interrupted before its overrides were drawn: there is nothing to rerun."""
-    from optuna.trial import TrialState
-
-    trial.set_user_attr("error", "interrupted before its job started")
-    study.tell(trial, state=TrialState.FAIL)
+def overrides(trial, fixed: list[str], space: Mapping[str, Dimension]) -> list[str]:
+    """The overrides of ``trial``'s job: ``fixed``, then a value of every key of ``space``,
+    kept on the trial (user attribute ``overrides``) so that it reruns with them when
+    interrupted. A trial interrupted before they were kept draws them now (a value it drew
+    already stays: Optuna returns a trial's existing value of a parameter)."""
+    if OVERRIDES_ATTR in trial.user_attrs:
+        return list(trial.user_attrs[OVERRIDES_ATTR])
+    drawn = [*fixed, *(f"{key}={dim.suggest(trial, key)}" for key, dim in space.items())]
+    trial.set_user_attr(OVERRIDES_ATTR, drawn)
+    return drawn
 
 
 def tell(study, trial, job_return) -> None:

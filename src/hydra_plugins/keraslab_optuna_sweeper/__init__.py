@@ -48,23 +48,15 @@ class OptunaSweeper(Sweeper):
         for frozen in search.interrupted_trials(study):
             trial = search.resumed(study, frozen)
             search.claim(trial)
-            if search.OVERRIDES_ATTR not in frozen.user_attrs:
-                search.abandon(study, trial)
-                continue
-            overrides = list(frozen.user_attrs[search.OVERRIDES_ATTR])
+            overrides = search.overrides(trial, fixed, space)
             run_dir = sweep_dir / str(frozen.number)
             if (run_dir / "checkpoints" / "state.json").is_file():
                 overrides.append(f"resume={run_dir}")
             self._launch(study, [trial], [overrides])
 
         while (left := self.n_trials - len(study.trials)) > 0:
-            trials = [study.ask() for _ in range(min(self.n_jobs, left))]
-            batch = []
-            for trial in trials:
-                search.claim(trial)
-                drawn = [f"{key}={dim.suggest(trial, key)}" for key, dim in space.items()]
-                trial.set_user_attr(search.OVERRIDES_ATTR, [*fixed, *drawn])
-                batch.append([*fixed, *drawn])
+            trials = [search.ask(study) for _ in range(min(self.n_jobs, left))]
+            batch = [search.overrides(trial, fixed, space) for trial in trials]
             self._launch(study, trials, batch)
 
         summary, files = search.summarise(study, sweep_dir / "optuna")
