@@ -11,11 +11,13 @@ with a message, when missing).
     python benchmarks/bert_step.py --jit                    # TensorFlow backend, also with XLA
     python benchmarks/bert_step.py --tf-onednn off          # TensorFlow's stock CPU kernels
     python benchmarks/bert_step.py --tf-inter-op 1          # one op at a time (thread setting)
-    KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend: results/bert_step_jax.md
+    python benchmarks/bert_step.py --precision mixed_bfloat16  # against torch's bf16 autocast
+    KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend: results/bert_step_jax_*.md
 
 TensorFlow settings (oneDNN kernels, which keraslab turns on by default, and the inter-op thread
 pool) apply to the whole process, so keras-hub runs under the same ones; each setting writes
-its own results file.
+its own results file, named by backend and CPU kind (``bert_step_tensorflow_intel_xeon.md``):
+the ratios differ between AMD EPYC and Intel Xeon (AMX) machines, and both are kept.
 """
 
 import argparse
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe, interleaved_times
+from machine import cpu_kind, describe, interleaved_times
 
 CONFIG = dict(
     vocab_size=30522,
@@ -91,7 +93,9 @@ def keras_hub(data):
     return keras_steps(backbone, data, jit_compile=False)
 
 
-def torch_steps(data, fused=False):
+def torch_steps(data, fused=False, precision="float32"):
+    import contextlib
+
     import torch
     import transformers
 
@@ -112,17 +116,22 @@ def torch_steps(data, fused=False):
         "attention_mask": torch.tensor(data["padding_mask"], dtype=torch.long),
     }
     labels = torch.tensor(data["labels"], dtype=torch.long)
+    if precision == "mixed_bfloat16":  # torch's counterpart: bf16 autocast of the forward pass
+        autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    else:
+        autocast = contextlib.nullcontext
 
     def train():
         encoder.train()
         optimizer.zero_grad()
-        logits = head(encoder(**tensors).last_hidden_state[:, 0])
-        torch.nn.functional.cross_entropy(logits, labels).backward()
+        with autocast():
+            logits = head(encoder(**tensors).last_hidden_state[:, 0])
+        torch.nn.functional.cross_entropy(logits.float(), labels).backward()
         optimizer.step()
 
     def infer():
         encoder.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             encoder(**tensors)
 
     return train, infer
@@ -165,10 +174,18 @@ def main() -> None:
         default=0,
         help="TensorFlow inter-op threads (0: TensorFlow's default, one per core)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "mixed_bfloat16"),
+        default="float32",
+        help="Keras dtype policy; torch runs under bf16 autocast with mixed_bfloat16",
+    )
     args = parser.parse_args()
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.tf_onednn == "on" else "0"
 
     import keras
+
+    keras.config.set_dtype_policy(args.precision)
 
     data = batch(args.batch, args.length)
     backend = keras.backend.backend()
@@ -178,9 +195,10 @@ def main() -> None:
 
         tf.config.threading.set_inter_op_parallelism_threads(args.tf_inter_op)
         settings = f"; TensorFlow oneDNN {args.tf_onednn}, inter-op threads {args.tf_inter_op or 'default'}"
+    settings += f"; precision {args.precision}"
     implementations = {
-        "transformers/torch": torch_steps(data),
-        "transformers/torch fused Adam": torch_steps(data, fused=True),
+        "transformers/torch": torch_steps(data, precision=args.precision),
+        "transformers/torch fused Adam": torch_steps(data, fused=True, precision=args.precision),
     }
     implementations[f"keraslab on {backend}"] = ours(data)
     if args.jit:
@@ -211,9 +229,12 @@ def main() -> None:
         ]
     )
     RESULTS.mkdir(exist_ok=True)
-    suffix = "" if args.tf_onednn == "on" else "_onednn_off"
-    suffix += f"_inter_op_{args.tf_inter_op}" if args.tf_inter_op else ""
-    path = RESULTS / f"bert_step_{backend}{suffix if backend == 'tensorflow' else ''}.md"
+    suffix = ""
+    if backend == "tensorflow":
+        suffix += "" if args.tf_onednn == "on" else "_onednn_off"
+        suffix += f"_inter_op_{args.tf_inter_op}" if args.tf_inter_op else ""
+    suffix += "" if args.precision == "float32" else f"_{args.precision}"
+    path = RESULTS / f"bert_step_{backend}_{cpu_kind()}{suffix}.md"
     path.write_text("# BERT encoder: training step and inference\n\n" + report + "\n")
     print(report)
     print(f"\nwritten to {path}")

@@ -75,6 +75,25 @@ def test_outputs_shapes_and_padding_independence():
     )
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reads a TensorFlow graph")
+def test_every_dense_product_is_a_matrix_product_feeding_its_bias_add():
+    # TensorFlow's oneDNN rewrite fuses MatMul -> bias add (-> GELU) into one kernel only when
+    # the product is 2-D and its result goes straight to the bias; a 3-D Dense (reshape between
+    # product and bias) ran as three kernels. 6 products a block: query, key, value, output,
+    # intermediate, output.
+    import tensorflow as tf
+
+    model = BertBackbone(**SMALL)
+    batch = {k: tf.constant(v) for k, v in inputs().items()}
+    graph = tf.function(model).get_concrete_function(batch).graph
+    products = [op for op in graph.get_operations() if op.type == "MatMul"]
+    assert len(products) == 6 * SMALL["num_layers"] + 1  # and the pooler's
+    for product in products:
+        assert product.inputs[0].shape.rank == 2, product.name
+        consumers = [c.type for c in product.outputs[0].consumers()]
+        assert consumers == ["AddV2"] or consumers == ["BiasAdd"], (product.name, consumers)
+
+
 def test_gelu_variants_differ_as_expected():
     from keraslab.models.layers import ACTIVATIONS
 

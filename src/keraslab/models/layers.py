@@ -18,6 +18,16 @@ ACTIVATIONS = {
 }
 
 
+def token_wise(dense, hidden, activation=None):
+    """``activation(dense(hidden))`` over the tokens as rows of one matrix, (batch * length,
+    features): TensorFlow fuses a 2-D product with its bias and activation (oneDNN), not a
+    batched one. Reshapes only relabel the tensor; the result has ``hidden``'s leading shape."""
+    leading = ops.shape(hidden)[:-1]
+    rows = dense(ops.reshape(hidden, (-1, ops.shape(hidden)[-1])))
+    rows = rows if activation is None else activation(rows)
+    return ops.reshape(rows, (*leading, ops.shape(rows)[-1]))
+
+
 def bert_initializer():
     return keras.initializers.TruncatedNormal(stddev=0.02)
 
@@ -126,9 +136,11 @@ class SelfAttention(layers.Layer):
         heads = (batch, length, self.num_heads, self.head_size)
         # Scaling the queries (B, L, H) is cheaper than scaling the scores (B, heads, L, L);
         # einsum lets the batched products read the (B, L, heads, d) layout without transposes.
-        query = ops.reshape(self.query(hidden), heads) * (1.0 / math.sqrt(self.head_size))
-        key = ops.reshape(self.key(hidden), heads)
-        value = ops.reshape(self.value(hidden), heads)
+        query = ops.reshape(token_wise(self.query, hidden), heads) * (
+            1.0 / math.sqrt(self.head_size)
+        )
+        key = ops.reshape(token_wise(self.key, hidden), heads)
+        value = ops.reshape(token_wise(self.value, hidden), heads)
         # The mask and softmax in float32 whatever the compute dtype: -1e9 is -inf in float16
         # (and 0 * -inf is nan), and 16-bit exponentials lose the small probabilities.
         scores = ops.cast(ops.einsum("bqhd,bkhd->bhqk", query, key), "float32")
@@ -142,7 +154,9 @@ class SelfAttention(layers.Layer):
         record_probe(self, "attention_probs", probabilities)
         dropped = self.dropout(probabilities, training=training)
         context = ops.einsum("bhqk,bkhd->bqhd", dropped, value)
-        return self.output_dense(ops.reshape(context, (batch, length, self.config["hidden_size"])))
+        return token_wise(
+            self.output_dense, ops.reshape(context, (batch, length, self.config["hidden_size"]))
+        )
 
     def get_config(self):
         return {**super().get_config(), **self.config}
@@ -209,8 +223,8 @@ class TransformerBlock(layers.Layer):
         that ``output_layer_norm`` would normalise (for a head that normalises it its own way)."""
         attended = self.attention(hidden, padding_mask, training=training)
         hidden = self.attention_layer_norm(hidden + self.dropout(attended, training=training))
-        expanded = self.activation(self.intermediate(hidden))
-        residual = hidden + self.dropout(self.output_dense(expanded), training=training)
+        expanded = token_wise(self.intermediate, hidden, self.activation)
+        residual = hidden + self.dropout(token_wise(self.output_dense, expanded), training=training)
         return self.output_layer_norm(residual) if normalize else residual
 
     def get_config(self):
