@@ -53,6 +53,17 @@ def compose_config(overrides: list[str]):
         return compose(config_name="config", overrides=overrides)
 
 
+def tiny_classifier(corpus, *overrides):
+    """The tiny classifier's config, task and data read from ``corpus``, with ``overrides``."""
+    from keraslab.config_checks import instantiate_section
+
+    cfg = compose_config(
+        [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides]
+    )
+    task = instantiate_section(cfg, "model")
+    return task, instantiate_section(cfg, "data").setup(**task.data_options()), cfg
+
+
 def write_corpus(folder: Path, sizes: dict[str, int], seed: int = 0) -> Path:
     """Texts of neutral characters with a few sentiment characters: label 1 uses POSITIVE ones."""
     import random

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DEBUG, ROOT, finished_runs
+from conftest import DEBUG, ROOT, finished_runs, tiny_classifier
 
 from keraslab.data import EncodedSplit
 from keraslab.loaders import InlineLoader, Schedule, SplitBatches, ThreadLoader
@@ -105,22 +105,9 @@ def test_every_loader_serves_the_grouped_cut_batches(loader):
                 np.testing.assert_array_equal(got[0][name], want[0][name])
 
 
-def tiny_classifier(corpus, *overrides):
-    """The tiny classifier's task and its data read from ``corpus``, with ``overrides``."""
-    from conftest import TINY_MODEL, compose_config
-
-    from keraslab.config_checks import instantiate_section
-
-    cfg = compose_config(
-        [f"data.data_dir={corpus}", "data.min_char_count=1", *TINY_MODEL, *overrides]
-    )
-    task = instantiate_section(cfg, "model")
-    return task, instantiate_section(cfg, "data").setup(**task.data_options())
-
-
 def test_the_classifier_gives_the_same_outputs_on_a_cut_batch(corpus):
     """Cutting removes padding only: the logits of every row agree with the full-width batch."""
-    task, data = tiny_classifier(corpus, "data.pad_to_multiple=8")
+    task, data, _ = tiny_classifier(corpus, "data.pad_to_multiple=8")
     model = task.build_model(data)
     split = data.splits["valid"]
     rows = np.argsort(split.lengths(), kind="stable")[:16]  # the shortest texts
@@ -144,7 +131,7 @@ def test_scores_and_the_valid_errors_file_are_the_same_with_sorted_batches(corpu
     from keraslab.tracking.mlflow_tracker import NullTracker
 
     def outputs(overrides, folder):
-        task, data = tiny_classifier(corpus, *overrides)
+        task, data, _ = tiny_classifier(corpus, *overrides)
         keras.utils.set_random_seed(0)
         model = task.build_model(data)
         task.compile(model, build_optimizer("adam", 1e-3), jit_compile=False)

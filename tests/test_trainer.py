@@ -138,15 +138,13 @@ def test_a_full_disk_leaves_no_partial_file_and_the_last_pair_whole(tmp_path, mo
 def test_the_training_step_is_traced_once(corpus, tmp_path):
     """TensorFlow traces a step that creates variables twice; the trainer builds the optimizer's
     state first, so Keras's ``train_step`` runs in Python once for the whole fit (its trace)."""
-    from conftest import TINY_MODEL, compose_config
+    from conftest import tiny_classifier
 
     from keraslab.config_checks import instantiate_section
     from keraslab.loaders import InlineLoader
     from keraslab.training import Trainer
 
-    cfg = compose_config([f"data.data_dir={corpus}", *TINY_MODEL])
-    task = instantiate_section(cfg, "model")
-    data = instantiate_section(cfg, "data").setup(**task.data_options())
+    task, data, cfg = tiny_classifier(corpus)
     model = task.build_model(data)
     task.compile(model, instantiate_section(cfg, "optimizer"))
     traced = []
