@@ -401,9 +401,12 @@ class MlflowTracker:
 
     def end_parent(self, run_id: str) -> str:
         """End the parent FAILED if a job failed, KILLED if one was killed, else FINISHED; a job
-        run again (an interrupted trial of a resumed search) counts by its latest run."""
+        run again (an interrupted trial of a resumed search) counts by its latest run. A job
+        whose process was killed outright (a worker the OOM killer took) is ended FAILED first
+        (:meth:`close_abandoned_runs`), so no run of the sweep is left RUNNING."""
         from keraslab.tracking.comparison import latest_per_job
 
+        self.close_abandoned_runs()
         children = self.client.search_runs(
             [self._experiment_id()], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
         )

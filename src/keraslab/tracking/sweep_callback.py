@@ -3,8 +3,9 @@
 ``on_multirun_start`` creates the parent and writes its id into the sweep folder; each job reads
 it from there (see :class:`~keraslab.tracking.mlflow_tracker.MlflowTracker.run`), so this works
 with any launcher, including out-of-process ones. The parent ends when the sweep ends, or, when
-a failed job makes Hydra exit early, at interpreter exit, with a status derived from its children;
-first the jobs' comparison is printed, written to ``<sweep dir>/comparison/`` and logged to it.
+a failed job makes Hydra exit early, at interpreter exit, with a status derived from its children
+(a job whose process was killed outright ends FAILED first); then the jobs' comparison is
+printed, written to ``<sweep dir>/comparison/`` and logged to it.
 """
 
 import atexit
@@ -52,12 +53,13 @@ class MlflowSweepCallback(Callback):
     def _end_parent(self) -> None:
         if self._parent_run_id:
             run_id, self._parent_run_id = self._parent_run_id, None
-            try:
-                table = self._tracker.summarise_parent(run_id, self._sweep_dir / "comparison")
-                if table:
-                    print(table, flush=True)
-            finally:  # a comparison that breaks (a missing plotting library) leaves no open parent
-                self._tracker.end_parent(run_id)
+            # Ended before the comparison: a job killed outright is ended FAILED there, so the
+            # comparison shows it so, and one that breaks (a missing plotting library) leaves no
+            # open parent.
+            self._tracker.end_parent(run_id)
+            table = self._tracker.summarise_parent(run_id, self._sweep_dir / "comparison")
+            if table:
+                print(table, flush=True)
 
 
 def sweep_definition(config: DictConfig) -> dict[str, str]:
