@@ -135,7 +135,8 @@ class SelfAttention(layers.Layer):
         batch, length = ops.shape(hidden)[0], ops.shape(hidden)[1]
         heads = (batch, length, self.num_heads, self.head_size)
         # Scaling the queries (B, L, H) is cheaper than scaling the scores (B, heads, L, L);
-        # einsum lets the batched products read the (B, L, heads, d) layout without transposes.
+        # einsum writes the batched products on the (B, L, heads, d) layout with no transposes
+        # of ours (TensorFlow's einsum still transposes operands inside).
         query = ops.reshape(token_wise(self.query, hidden), heads) * (
             1.0 / math.sqrt(self.head_size)
         )
