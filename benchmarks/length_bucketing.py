@@ -6,7 +6,8 @@ so the accuracies compare over as many seeds as rounds.
 
     python benchmarks/length_bucketing.py [--repeats 1] [ARGS for both runs ...]
 
-Writes ``benchmarks/results/length_bucketing_<backend>.md`` with the machine and the command.
+Writes ``benchmarks/results/length_bucketing_<backend>_<cpu kind>.md`` with the machine and the
+command.
 """
 
 import argparse
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from machine import describe  # noqa: E402
+from machine import cpu_kind, describe  # noqa: E402
 
 SETTINGS = {
     "pad to maxlen (128)": [],
@@ -110,7 +111,7 @@ def main() -> None:
             f"{', '.join(f'{100 * r[1]:.2f} %' for r in runs)} | {100 * accuracy:.2f} % | "
             f"{100 * (accuracy - plain):+.2f} points |"
         )
-    report = ROOT / "benchmarks" / "results" / f"length_bucketing_{backend}.md"
+    report = ROOT / "benchmarks" / "results" / f"length_bucketing_{backend}_{cpu_kind()}.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
