@@ -10,7 +10,7 @@ the overrides), timed with ``train_on_batch`` on one batch of training rows cut 
 machine's drift hits every width alike); medians. A setting's predicted ratio is the mean step
 time over its epoch-0 training batch widths against the full width's; the whole split sorted
 by length gives the least any grouping can reach. Writes
-``benchmarks/results/step_width_<backend>.md``.
+``benchmarks/results/step_width_<backend>_<cpu kind>.md``.
 """
 
 import argparse
@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from length_bucketing import SETTINGS as BUCKETING  # noqa: E402
 from length_bucketing import sorted_widths  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import cpu_kind, describe  # noqa: E402
 
 # The shorter-padding settings of benchmarks/length_bucketing.py (all but padding to maxlen)
 SETTINGS = {name: overrides for name, overrides in BUCKETING.items() if overrides}
@@ -131,7 +131,7 @@ def main() -> None:
         "| --- | --- | --- |",
         *(f"| {name} | {statistics.mean(w):.1f} | {predicted(w):.2f}× |" for name, w in rows),
     ]
-    report = ROOT / "benchmarks" / "results" / f"step_width_{backend}.md"
+    report = ROOT / "benchmarks" / "results" / f"step_width_{backend}_{cpu_kind()}.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
