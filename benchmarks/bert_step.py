@@ -95,6 +95,7 @@ def keras_hub(data):
 
 def torch_steps(data, fused=False, precision="float32"):
     import contextlib
+    import functools
 
     import torch
     import transformers
@@ -116,10 +117,12 @@ def torch_steps(data, fused=False, precision="float32"):
         "attention_mask": torch.tensor(data["padding_mask"], dtype=torch.long),
     }
     labels = torch.tensor(data["labels"], dtype=torch.long)
-    if precision == "mixed_bfloat16":  # torch's counterpart: bf16 autocast of the forward pass
-        autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
-    else:
-        autocast = contextlib.nullcontext
+    # mixed_bfloat16's counterpart in torch: bf16 autocast of the forward pass
+    autocast = (
+        functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16)
+        if precision == "mixed_bfloat16"
+        else contextlib.nullcontext
+    )
 
     def train():
         encoder.train()

@@ -1,8 +1,8 @@
 """The default experiment padded to ``maxlen`` (as before) against batches cut to their longest
 text (``data.pad_to_multiple``) with similar lengths grouped (``data.length_grouping``): the
 whole ``scripts/run.py`` command's wall time and the best valid accuracy, side by side in one
-benchmark run, the settings taking turns. Round ``r`` runs every setting with seed ``s + r`` (``s``: the config's ``seed``, 42),
-so the accuracies compare over as many seeds as rounds.
+benchmark run, the settings taking turns. Round ``r`` runs every setting with seed ``s + r``
+(``s``: the config's ``seed``, 42), so the accuracies compare over as many seeds as rounds.
 
     python benchmarks/length_bucketing.py [--repeats 1] [ARGS for both runs ...]
 

@@ -16,21 +16,12 @@ from keraslab.tracking.mlflow_tracker import MlflowTracker
 EXPERIMENT = "abandoned"
 KILLED_MID_RUN = f"""
 import os, signal, sys
-from keraslab.tracking.mlflow_tracker import MlflowTracker
-
-tracker = MlflowTracker(sys.argv[1], {EXPERIMENT!r})
-with tracker.run({{"a": 1}}):
-    print(tracker.run_id, os.getpid(), flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-JOB_KILLED_MID_RUN = f"""
-import os, signal, sys
 from pathlib import Path
 from keraslab.tracking.hydra_job import HydraJob
 from keraslab.tracking.mlflow_tracker import MlflowTracker
 
-job = HydraJob(overrides=["a=1"], num=0, sweep_dir=Path(sys.argv[2]))
+# with a second argument, a sweep's job 0 under the parent recorded in that sweep folder
+job = HydraJob(overrides=["a=1"], num=0, sweep_dir=Path(sys.argv[2])) if sys.argv[2:] else None
 tracker = MlflowTracker(sys.argv[1], {EXPERIMENT!r})
 with tracker.run({{"a": 1}}, job=job):
     print(tracker.run_id, os.getpid(), flush=True)
@@ -54,7 +45,7 @@ def test_a_sweeps_job_killed_outright_is_failed_when_the_sweep_ends(tracking_uri
 
     sweep = MlflowTracker(tracking_uri, EXPERIMENT)
     parent = sweep.start_parent(HydraJob(sweep_dir=tmp_path / "sweep"), {"a": "1,2"})
-    run_id, pid = killed_outright(JOB_KILLED_MID_RUN, tracking_uri, str(tmp_path / "sweep"))
+    run_id, pid = killed_outright(KILLED_MID_RUN, tracking_uri, str(tmp_path / "sweep"))
     client = MlflowClient(tracking_uri)
     assert client.get_run(run_id).data.tags["mlflow.parentRunId"] == parent
 

@@ -85,17 +85,23 @@ def test_a_failed_or_non_finite_job_is_a_failed_trial_and_a_value_is_told():
     assert trials[2].user_attrs["error"] == "RuntimeError: loss is nan at batch 3"
 
 
+def dead_pid() -> int:
+    """The pid of a process that has ended."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
 def test_only_trials_of_dead_processes_of_this_host_count_as_interrupted():
     import socket
 
     study = optuna.create_study()
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
+    dead = dead_pid()
     for host, pid in [
-        (socket.gethostname(), int(dead.stdout)),  # gone: interrupted
+        (socket.gethostname(), dead),  # gone: interrupted
         (socket.gethostname(), os.getpid()),  # alive: still running
-        ("another-machine", int(dead.stdout)),  # not ours to judge
+        ("another-machine", dead),  # not ours to judge
     ]:
         trial = study.ask()
         trial.set_user_attr("host", host)
@@ -156,8 +162,7 @@ def test_a_trial_interrupted_before_its_overrides_were_kept_draws_them_on_resume
 
     fixed, space = parse_space({"lr": "interval(0.1, 0.2)", "ema": "null,0.99"}, ["seed=3"])
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **TEXT)
-    study.enqueue_trial({}, user_attrs={"host": socket.gethostname(), "pid": int(gone.stdout)})
+    study.enqueue_trial({}, user_attrs={"host": socket.gethostname(), "pid": dead_pid()})
     asked = study.ask()
     space["lr"].suggest(asked, "lr")  # drawn, then killed before the overrides were kept
 
@@ -168,9 +173,6 @@ def test_a_trial_interrupted_before_its_overrides_were_kept_draws_them_on_resume
     assert lr == asked.params["lr"]
     assert overrides == ["seed=3", f"lr={lr}", f"ema={ema}"]
     assert search.overrides(trial, fixed, space) == overrides  # kept: a rerun runs the same
-
-
-TEXT = {"capture_output": True, "text": True}
 
 
 SEARCH = [
