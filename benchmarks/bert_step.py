@@ -1,7 +1,10 @@
 """Training step and inference of the BERT encoder against transformers (torch) and keras-hub.
 
 Same process, same inputs (MiniLM-L6 config: 6 x 384, 12 heads, vocab 30522; batch 32 x 128),
-same objective (a 2-way Dense head on [CLS], cross-entropy, Adam). The implementations take turns
+same objective (a 2-way Dense head on [CLS], cross-entropy, Adam). Ours runs twice: the backbone
+with that head on its ``sequence_output`` (every position through every block, as the peers), and
+``BertClassifier``, keraslab's classifier, whose last block runs at [CLS] alone (the same logits
+and gradients; head dropout 0 here, as the peers' heads). The implementations take turns
 (A/B interleaved) for ``--repeats`` rounds after warm-up; medians and ranges are reported, with
 ratios against the fastest torch configuration. Results go to ``benchmarks/results/``.
 
@@ -12,6 +15,8 @@ with a message, when missing).
     python benchmarks/bert_step.py --tf-onednn off          # TensorFlow's stock CPU kernels
     python benchmarks/bert_step.py --tf-inter-op 1          # one op at a time (thread setting)
     python benchmarks/bert_step.py --precision mixed_bfloat16  # against torch's bf16 autocast
+    python benchmarks/bert_step.py --dropout 0              # the step without dropout's masks
+    python benchmarks/bert_step.py --optimizer sgd          # the step with the cheapest update
     KERAS_BACKEND=jax python benchmarks/bert_step.py        # JAX backend: results/bert_step_jax_*.md
 
 TensorFlow settings (oneDNN kernels, which keraslab turns on by default, and the inter-op thread
@@ -41,6 +46,7 @@ CONFIG = dict(
     max_positions=512,
 )
 RESULTS = Path(__file__).parent / "results"
+UPDATE_NAMES = {"adam": "Adam", "sgd": "SGD"}
 
 
 def batch(size: int, length: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -55,16 +61,21 @@ def batch(size: int, length: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def keras_steps(backbone, data, jit_compile) -> tuple[Callable, Callable]:
+def cls_head(backbone):
+    """A 2-way Dense head on the [CLS] position of ``backbone``'s sequence output."""
+    import keras
+
+    output = backbone.output
+    sequence = output["sequence_output"] if isinstance(output, dict) else output
+    return keras.Model(backbone.input, keras.layers.Dense(2)(sequence[:, 0]))
+
+
+def keras_steps(model, data, jit_compile, optimizer) -> tuple[Callable, Callable]:
     import keras
 
     inputs = {k: data[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-    output = backbone.output
-    sequence = output["sequence_output"] if isinstance(output, dict) else output
-    logits = keras.layers.Dense(2)(sequence[:, 0])
-    model = keras.Model(backbone.input, logits)
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-4),
+        optimizer={"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[optimizer](1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
@@ -73,13 +84,21 @@ def keras_steps(backbone, data, jit_compile) -> tuple[Callable, Callable]:
     )
 
 
-def ours(data, jit_compile=False):
+def ours(data, dropout, optimizer, jit_compile=False):
     from keraslab.models import BertBackbone
 
-    return keras_steps(BertBackbone(**CONFIG), data, jit_compile)
+    backbone = BertBackbone(**CONFIG, dropout=dropout)
+    return keras_steps(cls_head(backbone), data, jit_compile, optimizer)
 
 
-def keras_hub(data):
+def our_classifier(data, dropout, optimizer):
+    from keraslab.models import BertBackbone, BertClassifier
+
+    classifier = BertClassifier(BertBackbone(**CONFIG, dropout=dropout), 2, head_dropout=0.0)
+    return keras_steps(classifier, data, jit_compile=False, optimizer=optimizer)
+
+
+def keras_hub(data, dropout, optimizer):
     from keras_hub.models import BertBackbone
 
     backbone = BertBackbone(
@@ -89,11 +108,12 @@ def keras_hub(data):
         hidden_dim=CONFIG["hidden_size"],
         intermediate_dim=CONFIG["intermediate_size"],
         max_sequence_length=CONFIG["max_positions"],
+        dropout=dropout,
     )
-    return keras_steps(backbone, data, jit_compile=False)
+    return keras_steps(cls_head(backbone), data, jit_compile=False, optimizer=optimizer)
 
 
-def torch_steps(data, fused=False, precision="float32"):
+def torch_steps(data, dropout, optimizer, fused=False, precision="float32"):
     import contextlib
     import functools
 
@@ -107,10 +127,14 @@ def torch_steps(data, fused=False, precision="float32"):
         num_hidden_layers=CONFIG["num_layers"],
         num_attention_heads=CONFIG["num_heads"],
         intermediate_size=CONFIG["intermediate_size"],
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     encoder, head = transformers.BertModel(config, add_pooling_layer=False), torch.nn.Linear(384, 2)
     parameters = [*encoder.parameters(), *head.parameters()]
-    optimizer = torch.optim.Adam(parameters, lr=1e-4, fused=fused or None)
+    optimizer = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer](
+        parameters, lr=1e-4, fused=fused or None
+    )
     tensors = {
         "input_ids": torch.tensor(data["token_ids"], dtype=torch.long),
         "token_type_ids": torch.tensor(data["segment_ids"], dtype=torch.long),
@@ -183,6 +207,18 @@ def main() -> None:
         default="float32",
         help="Keras dtype policy; torch runs under bf16 autocast with mixed_bfloat16",
     )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.1,
+        help="dropout rate of the hidden states and of the attention weights (BERT's: 0.1)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=("adam", "sgd"),
+        default="adam",
+        help="the update every implementation takes (sgd: plain, no momentum)",
+    )
     args = parser.parse_args()
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.tf_onednn == "on" else "0"
 
@@ -198,16 +234,21 @@ def main() -> None:
 
         tf.config.threading.set_inter_op_parallelism_threads(args.tf_inter_op)
         settings = f"; TensorFlow oneDNN {args.tf_onednn}, inter-op threads {args.tf_inter_op or 'default'}"
-    settings += f"; precision {args.precision}"
+    settings += f"; precision {args.precision}; dropout {args.dropout}; optimizer {args.optimizer}"
+    model = dict(dropout=args.dropout, optimizer=args.optimizer)
+    fused = f"transformers/torch fused {UPDATE_NAMES[args.optimizer]}"
     implementations = {
-        "transformers/torch": torch_steps(data, precision=args.precision),
-        "transformers/torch fused Adam": torch_steps(data, fused=True, precision=args.precision),
+        "transformers/torch": torch_steps(data, **model, precision=args.precision),
+        fused: torch_steps(data, **model, fused=True, precision=args.precision),
     }
-    implementations[f"keraslab on {backend}"] = ours(data)
+    implementations[f"keraslab on {backend}"] = ours(data, **model)
+    implementations[f"keraslab BertClassifier on {backend}"] = our_classifier(data, **model)
     if args.jit:
-        implementations[f"keraslab on {backend}, jit_compile"] = ours(data, jit_compile=True)
+        implementations[f"keraslab on {backend}, jit_compile"] = ours(
+            data, **model, jit_compile=True
+        )
     try:
-        implementations[f"keras-hub BertBackbone on {backend}"] = keras_hub(data)
+        implementations[f"keras-hub BertBackbone on {backend}"] = keras_hub(data, **model)
     except ImportError as error:
         print(f"keras-hub skipped: {error}", file=sys.stderr)
 
@@ -218,7 +259,7 @@ def main() -> None:
         {n: steps[1] for n, steps in implementations.items()}, args.repeats, args.warmup
     )
     fastest_torch = min(
-        ("transformers/torch", "transformers/torch fused Adam"),
+        ("transformers/torch", fused),
         key=lambda n: statistics.median(train[n]),
     )
     report = "\n\n".join(
@@ -237,6 +278,8 @@ def main() -> None:
         suffix += "" if args.tf_onednn == "on" else "_onednn_off"
         suffix += f"_inter_op_{args.tf_inter_op}" if args.tf_inter_op else ""
     suffix += "" if args.precision == "float32" else f"_{args.precision}"
+    suffix += "" if args.dropout == 0.1 else f"_dropout_{args.dropout:g}"
+    suffix += "" if args.optimizer == "adam" else f"_{args.optimizer}"
     path = RESULTS / f"bert_step_{backend}_{cpu_kind()}{suffix}.md"
     path.write_text("# BERT encoder: training step and inference\n\n" + report + "\n")
     print(report)

@@ -122,8 +122,10 @@ def main(argv=None) -> int:
     except (InputError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    with ProbeCapture(model) as capture:
-        model(inputs)
+    # A classifier computes its last block at [CLS] alone; its backbone gives every position's maps
+    encoder = getattr(model, "backbone", model)
+    with ProbeCapture(encoder) as capture:
+        encoder(inputs)
     maps = {
         key.split("/")[0]: value
         for key, value in capture.results.items()
