@@ -2,9 +2,9 @@
 
 Same process, same inputs (MiniLM-L6 config: 6 x 384, 12 heads, vocab 30522; batch 32 x 128),
 same objective (a 2-way Dense head on [CLS], cross-entropy, Adam). Ours runs twice: the backbone
-with that head on its ``sequence_output`` (every position through every block, as the peers), and
-``BertClassifier``, keraslab's classifier, whose last block runs at [CLS] alone (the same logits
-and gradients; head dropout 0 here, as the peers' heads). The implementations take turns
+with that head on its ``sequence_output`` (every position through every block, as the peers),
+and ``BertClassifier(cls_only_last_block=True)``, whose last block runs at [CLS] alone (the same
+logits and gradients; head dropout 0, as the peers' heads). The implementations take turns
 (A/B interleaved) for ``--repeats`` rounds after warm-up; medians and ranges are reported, with
 ratios against the fastest torch configuration. Results go to ``benchmarks/results/``.
 
@@ -94,7 +94,8 @@ def ours(data, dropout, optimizer, jit_compile=False):
 def our_classifier(data, dropout, optimizer):
     from keraslab.models import BertBackbone, BertClassifier
 
-    classifier = BertClassifier(BertBackbone(**CONFIG, dropout=dropout), 2, head_dropout=0.0)
+    backbone = BertBackbone(**CONFIG, dropout=dropout)
+    classifier = BertClassifier(backbone, 2, head_dropout=0.0, cls_only_last_block=True)
     return keras_steps(classifier, data, jit_compile=False, optimizer=optimizer)
 
 

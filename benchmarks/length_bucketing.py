@@ -1,6 +1,8 @@
-"""The default experiment padded to ``maxlen`` (as before) against batches cut to their longest
-text (``data.pad_to_multiple``) with similar lengths grouped (``data.length_grouping``): the
-whole ``scripts/run.py`` command's wall time and the best valid accuracy, side by side in one
+"""The default experiment as it was (padded to ``maxlen``, the whole last block) against batches
+cut to their longest text (``data.pad_to_multiple``) with similar lengths grouped
+(``data.length_grouping``), and against the classifier's last block at [CLS] alone
+(``model.cls_only_last_block``), each alone and together: the whole ``scripts/run.py`` command's
+wall time and the best valid accuracy, side by side in one
 benchmark run, the settings taking turns. Round ``r`` runs every setting with seed ``s + r``
 (``s``: the config's ``seed``, 42), so the accuracies compare over as many seeds as rounds.
 
@@ -24,15 +26,24 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from machine import cpu_kind, describe  # noqa: E402
 
+BEFORE = "pad to maxlen (128), the whole last block (the defaults)"
+CLS_ONLY = "model.cls_only_last_block=true"
 SETTINGS = {
-    "pad to maxlen (128)": [],
+    BEFORE: [],
+    "pad to maxlen, cls_only_last_block": [CLS_ONLY],
     "pad_to_multiple=16, length_grouping=32": [
         "data.pad_to_multiple=16",
         "data.length_grouping=32",
     ],
-    "pad_to_multiple=8, length_grouping=128": [
+    "pad_to_multiple=16, length_grouping=32, cls_only_last_block": [
+        "data.pad_to_multiple=16",
+        "data.length_grouping=32",
+        CLS_ONLY,
+    ],
+    "pad_to_multiple=8, length_grouping=128, cls_only_last_block": [
         "data.pad_to_multiple=8",
         "data.length_grouping=128",
+        CLS_ONLY,
     ],
 }
 
@@ -75,13 +86,13 @@ def main() -> None:
                 seconds, valid = results[name][-1]
                 print(f"round {repeat + 1}: {name}: {seconds:.1f} s, valid {valid:.4f}", flush=True)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    baseline = statistics.median(r[0] for r in results["pad to maxlen (128)"])
+    baseline = statistics.median(r[0] for r in results[BEFORE])
     train = Path(ROOT / "data" / "sentiment" / "sentiment.train.data").read_text(encoding="utf-8")
     lengths = sorted(len(line.split("\t")[0]) + 2 for line in train.splitlines())
     longer = sum(length > 128 for length in lengths) / len(lengths)
     floor = statistics.mean(sorted_widths(lengths, maxlen=128, batch_size=64, multiple=16)) / 128
     lines = [
-        "# Shorter padding: the default experiment, padded to maxlen against cut and grouped batches",
+        "# Shorter padding and the [CLS]-only last block against the default experiment",
         "",
         f"Machine: {describe()}. Command: `python benchmarks/length_bucketing.py --repeats "
         f"{options.repeats}{' ' + ' '.join(options.args) if options.args else ''}`. Each time is "
@@ -97,11 +108,15 @@ def main() -> None:
         "that share (`benchmarks/step_width.py` predicts them from measured step times); "
         "start-up, data and graph building do not shrink at all.",
         "",
-        f"| setting | median s | range s | vs maxlen | best valid accuracy, seeds "
-        f"{first_seed}–{first_seed + options.repeats - 1} | mean | vs maxlen |",
+        "`cls_only_last_block` computes the classifier's last block (of the default encoder's 2) "
+        "at [CLS] alone, its keys and values at every position: the same logits and gradients "
+        "(`tests/test_classifier.py`), other floating-point sums and dropout draws.",
+        "",
+        f"| setting | median s | range s | vs defaults | best valid accuracy, seeds "
+        f"{first_seed}–{first_seed + options.repeats - 1} | mean | vs defaults |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    plain = statistics.mean(r[1] for r in results["pad to maxlen (128)"])
+    plain = statistics.mean(r[1] for r in results[BEFORE])
     for name, runs in results.items():
         times = [r[0] for r in runs]
         median = statistics.median(times)

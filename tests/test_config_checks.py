@@ -76,6 +76,10 @@ def test_default_config_passes():
         ),
         ("model.head_dropout=-0.1", "model.head_dropout must be a number in [0.0, 1.0), got -0.1"),
         (
+            "model.cls_only_last_block=sometimes",
+            "model.cls_only_last_block must be one of True, False, got 'sometimes' (str)",
+        ),
+        (
             "model._target_=keraslab.tasks.NoSuchTask",
             "model._target_ 'keraslab.tasks.NoSuchTask' cannot be imported",
         ),

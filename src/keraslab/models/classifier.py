@@ -16,12 +16,12 @@ class BertClassifier(BackboneTaskModel):
     Inputs are the backbone's (``token_ids``, ``segment_ids``, ``padding_mask``); the output is
     the logits (B, num_classes).
 
-    With ``cls_only_last_block`` (the default) the [CLS] vector comes from
-    :meth:`BertBackbone.cls_vector`, which computes the last block at [CLS] alone: the same
-    logits for about a sixth less work, but that block's probes hold the [CLS] row only (probe
-    ``backbone`` for every position's). ``False`` runs the whole backbone, as classifiers saved
-    before the option did; their weights are stored under the backbone, so their configs
-    (which lack the key) load with ``False``.
+    With ``cls_only_last_block`` the [CLS] vector comes from :meth:`BertBackbone.cls_vector`,
+    which computes the last block at [CLS] alone: the same logits and gradients for less work,
+    but that block's probes hold the [CLS] row only (probe ``backbone`` for every position's),
+    and the floating-point sums and dropout draws differ from the whole block's, so a run is
+    not the bit-for-bit twin of one without it. Off by default, as classifiers saved before the
+    option (their configs lack the key) and the published figures were.
     """
 
     def __init__(
@@ -29,7 +29,7 @@ class BertClassifier(BackboneTaskModel):
         backbone: BertBackbone,
         num_classes: int,
         head_dropout: float = 0.1,
-        cls_only_last_block: bool = True,
+        cls_only_last_block: bool = False,
         **kwargs,
     ):
         cls_vector = (
@@ -55,16 +55,13 @@ class BertClassifier(BackboneTaskModel):
             "cls_only_last_block": self.cls_only_last_block,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return super().from_config({"cls_only_last_block": False, **config})
-
 
 def build_classifier(
     vocab_size: int,
     num_classes: int,
     encoder: Mapping,
     head_dropout: float = 0.1,
+    cls_only_last_block: bool = False,
 ) -> BertClassifier:
     """A :class:`BertClassifier` over an encoder built from ``encoder``.
 
@@ -74,4 +71,6 @@ def build_classifier(
     backbone, checkpoint = encoder_from_config(vocab_size, encoder)
     if checkpoint is not None:
         checkpoint.load_into(backbone)
-    return BertClassifier(backbone, num_classes, head_dropout, name="classifier")
+    return BertClassifier(
+        backbone, num_classes, head_dropout, cls_only_last_block, name="classifier"
+    )
