@@ -173,8 +173,8 @@ class BertBackbone(keras.Model):
     def cls_vector(self, inputs):
         """``sequence_output[:, 0]`` of ``inputs`` (a dict like the backbone's input), with the
         last block computed for [CLS] alone: its queries, residuals and feed-forward at one
-        position, its keys and values at all. The same vector at about a sixth less of the
-        encoder's work, for a head that reads nothing else (:class:`BertClassifier`)."""
+        position, its keys and values at all. The same vector for less work, for a head that
+        reads nothing else (:class:`~keraslab.models.BertClassifier`)."""
         hidden = encode(
             self.embeddings,
             self.transformer_layers,

@@ -12,7 +12,8 @@ ERRORS_FILE = "valid_errors.tsv"
 
 class ClassificationTask(BertTask):
     """Logits over ``num_classes`` from :class:`~keraslab.models.BertClassifier` (its last block
-    at [CLS] alone with ``cls_only_last_block``); trained with cross-entropy, validated by accuracy (``val_accuracy`` picks the best checkpoint).
+    at [CLS] alone with ``cls_only_last_block``); trained with cross-entropy, validated by
+    accuracy (``val_accuracy`` picks the best checkpoint).
 
     The data's examples are ``(text, class index)`` and its ``classes`` name the labels (as
     :class:`~keraslab.data.SentimentData`). At the end of a run the best checkpoint's mistakes on
