@@ -47,7 +47,7 @@ JAX_TESTS := tests/test_runs.py \
 	tests/test_triple_runs.py::test_a_triples_run_trains_resumes_and_is_tracked \
 	tests/test_vqvae_runs.py::test_a_vqvae_run_trains_resumes_and_reports_code_statistics \
 	tests/test_mixed_precision.py::test_float16_run_scales_the_loss_and_keeps_wrapper_state_in_float32 \
-	tests/test_bert.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_code_prior.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
+	tests/test_bert.py tests/test_classifier.py tests/test_triple_model.py tests/test_vector_quantizer.py tests/test_code_prior.py tests/test_probes.py tests/test_loaders.py tests/test_masked_lm.py \
 	tests/test_optimizer_checkpoints.py tests/test_optimizer_arguments.py tests/test_sparse_updates.py tests/test_step_interrupts.py \
 	tests/test_process_loader.py::test_a_worker_exception_leaves_fit_with_its_type_and_traceback \
 	'tests/test_vqvae_wrappers.py::test_a_vqvae_trains_under_the_option[weight_ema]' \

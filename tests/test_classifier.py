@@ -95,3 +95,14 @@ def test_a_classifier_saved_before_the_option_loads_as_the_whole_backbone(tmp_pa
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(loaded(data)), keras.ops.convert_to_numpy(whole(data)), atol=0
     )
+
+
+def test_a_cls_only_classifier_saves_and_loads_as_one(tmp_path):
+    cls_only, _ = twin_classifiers()
+    cls_only.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.cls_only_last_block is True
+    data = batch()
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(data)), keras.ops.convert_to_numpy(cls_only(data)), atol=0
+    )

@@ -83,6 +83,19 @@ def test_checkpoints_hold_weights_and_optimizer_state(debug_run):
     assert (run_dir / "vocab.txt").read_text(encoding="utf-8").startswith("[PAD]\n[UNK]\n")
 
 
+def test_a_cls_only_run_trains_and_restores_its_switch(corpus, tracking_uri, tmp_path):
+    from keraslab.training import Trainer
+
+    args = [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"]
+    result = run_script([*args, "model.cls_only_last_block=true"], tracking_uri)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, (run,) = runs_of(tracking_uri)
+    assert run.info.status == "FINISHED" and "best_valid_accuracy" in run.data.metrics
+    assert run.data.params["model.cls_only_last_block"] == "True"
+    best = Trainer.restore(tmp_path / "run" / "checkpoints" / "best.keras", compile=False)
+    assert best.cls_only_last_block is True
+
+
 def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tmp_path, debug_run):
     result = run_script(
         [
