@@ -313,8 +313,10 @@ def test_resume_refuses_a_changed_model(corpus, tmp_path, debug_run):
         ),
     ],
 )
-def test_bad_override_exits_with_a_clear_error(override, message, tmp_path):
-    result = run_script([override, "logger=none", f"hydra.run.dir={tmp_path}/run"])
+def test_bad_override_exits_with_a_clear_error(override, message, corpus, tmp_path):
+    # the test's corpus: an optimizer's keys are checked once the data is (before Keras loads)
+    args = [override, f"data.data_dir={corpus}", "logger=none", f"hydra.run.dir={tmp_path}/run"]
+    result = run_script(args)
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
