@@ -46,7 +46,8 @@ CONFIG = dict(
     max_positions=512,
 )
 RESULTS = Path(__file__).parent / "results"
-UPDATE_NAMES = {"adam": "Adam", "sgd": "SGD"}
+# the update's class, by the same name in keras.optimizers and torch.optim
+UPDATES = {"adam": "Adam", "sgd": "SGD"}
 
 
 def batch(size: int, length: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -75,7 +76,7 @@ def keras_steps(model, data, jit_compile, optimizer) -> tuple[Callable, Callable
 
     inputs = {k: data[k] for k in ("token_ids", "segment_ids", "padding_mask")}
     model.compile(
-        optimizer={"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[optimizer](1e-4),
+        optimizer=getattr(keras.optimizers, UPDATES[optimizer])(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
@@ -133,9 +134,7 @@ def torch_steps(data, dropout, optimizer, fused=False, precision="float32"):
     )
     encoder, head = transformers.BertModel(config, add_pooling_layer=False), torch.nn.Linear(384, 2)
     parameters = [*encoder.parameters(), *head.parameters()]
-    optimizer = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer](
-        parameters, lr=1e-4, fused=fused or None
-    )
+    optimizer = getattr(torch.optim, UPDATES[optimizer])(parameters, lr=1e-4, fused=fused or None)
     tensors = {
         "input_ids": torch.tensor(data["token_ids"], dtype=torch.long),
         "token_type_ids": torch.tensor(data["segment_ids"], dtype=torch.long),
@@ -216,7 +215,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--optimizer",
-        choices=("adam", "sgd"),
+        choices=tuple(UPDATES),
         default="adam",
         help="the update every implementation takes (sgd: plain, no momentum)",
     )
@@ -237,7 +236,7 @@ def main() -> None:
         settings = f"; TensorFlow oneDNN {args.tf_onednn}, inter-op threads {args.tf_inter_op or 'default'}"
     settings += f"; precision {args.precision}; dropout {args.dropout}; optimizer {args.optimizer}"
     model = dict(dropout=args.dropout, optimizer=args.optimizer)
-    fused = f"transformers/torch fused {UPDATE_NAMES[args.optimizer]}"
+    fused = f"transformers/torch fused {UPDATES[args.optimizer]}"
     implementations = {
         "transformers/torch": torch_steps(data, **model, precision=args.precision),
         fused: torch_steps(data, **model, fused=True, precision=args.precision),
@@ -279,8 +278,9 @@ def main() -> None:
         suffix += "" if args.tf_onednn == "on" else "_onednn_off"
         suffix += f"_inter_op_{args.tf_inter_op}" if args.tf_inter_op else ""
     suffix += "" if args.precision == "float32" else f"_{args.precision}"
-    suffix += "" if args.dropout == 0.1 else f"_dropout_{args.dropout:g}"
-    suffix += "" if args.optimizer == "adam" else f"_{args.optimizer}"
+    default = parser.get_default
+    suffix += "" if args.dropout == default("dropout") else f"_dropout_{args.dropout:g}"
+    suffix += "" if args.optimizer == default("optimizer") else f"_{args.optimizer}"
     path = RESULTS / f"bert_step_{backend}_{cpu_kind()}{suffix}.md"
     path.write_text("# BERT encoder: training step and inference\n\n" + report + "\n")
     print(report)

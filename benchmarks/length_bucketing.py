@@ -27,23 +27,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from machine import cpu_kind, describe  # noqa: E402
 
 BEFORE = "pad to maxlen (128), the whole last block (the defaults)"
-CLS_ONLY = "model.cls_only_last_block=true"
+CLS_ONLY = ["model.cls_only_last_block=true"]
+GROUPED_16_32 = ["data.pad_to_multiple=16", "data.length_grouping=32"]
 SETTINGS = {
     BEFORE: [],
-    "pad to maxlen, cls_only_last_block": [CLS_ONLY],
-    "pad_to_multiple=16, length_grouping=32": [
-        "data.pad_to_multiple=16",
-        "data.length_grouping=32",
-    ],
-    "pad_to_multiple=16, length_grouping=32, cls_only_last_block": [
-        "data.pad_to_multiple=16",
-        "data.length_grouping=32",
-        CLS_ONLY,
-    ],
+    "pad to maxlen, cls_only_last_block": CLS_ONLY,
+    "pad_to_multiple=16, length_grouping=32": GROUPED_16_32,
+    "pad_to_multiple=16, length_grouping=32, cls_only_last_block": GROUPED_16_32 + CLS_ONLY,
     "pad_to_multiple=8, length_grouping=128, cls_only_last_block": [
         "data.pad_to_multiple=8",
         "data.length_grouping=128",
-        CLS_ONLY,
+        *CLS_ONLY,
     ],
 }
 

@@ -150,7 +150,7 @@ class SelfAttention(layers.Layer):
         scores = ops.cast(ops.einsum("bqhd,bkhd->bhqk", query, key), "float32")
         hidden_keys = 1.0 - ops.cast(padding_mask[:, None, None, :], "float32")
         if self.config["causal"]:
-            later = 1.0 - ops.tril(ops.ones((length, length), "float32"))[: ops.shape(query)[1]]
+            later = 1.0 - ops.tril(ops.ones((length, length), "float32"))[:rows]
             hidden_keys = ops.maximum(hidden_keys, later[None, None])
         probabilities = ops.cast(
             ops.softmax(scores + hidden_keys * -1e9, axis=-1), self.compute_dtype
