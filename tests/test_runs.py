@@ -79,21 +79,23 @@ def test_checkpoints_hold_weights_and_optimizer_state(debug_run):
     _, _, run_dir, _ = debug_run
     last = Trainer.restore(run_dir / "checkpoints" / "last.keras")
     assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 12
+    assert last.cls_only_last_block is True  # the default classifier's last block at [CLS] alone
     assert (run_dir / "checkpoints" / "best.keras").is_file()
     assert (run_dir / "vocab.txt").read_text(encoding="utf-8").startswith("[PAD]\n[UNK]\n")
 
 
-def test_a_cls_only_run_trains_and_restores_its_switch(corpus, tracking_uri, tmp_path):
+def test_a_whole_block_run_trains_and_restores_its_switch(corpus, tracking_uri, tmp_path):
     from keraslab.training import Trainer
 
     args = [*DEBUG, f"data.data_dir={corpus}", f"hydra.run.dir={tmp_path}/run"]
-    result = run_script([*args, "model.cls_only_last_block=true"], tracking_uri)
+    result = run_script([*args, "experiment=padded_to_maxlen"], tracking_uri)
     assert result.returncode == 0, result.stderr[-3000:]
     _, (run,) = runs_of(tracking_uri)
     assert run.info.status == "FINISHED" and "best_valid_accuracy" in run.data.metrics
-    assert run.data.params["model.cls_only_last_block"] == "True"
+    assert run.data.params["model.cls_only_last_block"] == "False"
+    assert run.data.params["data.pad_to_multiple"] == "None"
     best = Trainer.restore(tmp_path / "run" / "checkpoints" / "best.keras", compile=False)
-    assert best.cls_only_last_block is True
+    assert best.cls_only_last_block is False
 
 
 def test_multirun_makes_one_parent_with_a_child_per_job(corpus, tracking_uri, tmp_path, debug_run):
