@@ -5,7 +5,7 @@ steps under shorter padding, from the widths that run's batches really have.
     python benchmarks/step_width.py [--repeats 10] [OVERRIDES ...]
 
 The model, optimizer and batch size are the default experiment's (composed from ``conf/`` with
-the overrides), timed with ``train_on_batch`` on one batch of training rows cut to each width
+the overrides), every position through every block (``model.cls_only_last_block=false``), timed with ``train_on_batch`` on one batch of training rows cut to each width
 (a multiple of 8): three warm-up steps each, then rounds that time every width once (the
 machine's drift hits every width alike); medians. A setting's predicted ratio is the mean step
 time over its epoch-0 training batch widths against the full width's; the whole split sorted
@@ -27,12 +27,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("KERASLAB_ROOT", str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from length_bucketing import SETTINGS as BUCKETING  # noqa: E402
 from length_bucketing import sorted_widths  # noqa: E402
 from machine import cpu_kind, describe  # noqa: E402
 
-# The shorter-padding settings of benchmarks/length_bucketing.py (all but padding to maxlen)
-SETTINGS = {name: overrides for name, overrides in BUCKETING.items() if overrides}
+# The batch widths of benchmarks/length_bucketing.py's shorter-padding settings
+SETTINGS = {
+    "pad_to_multiple=16, length_grouping=32 (the defaults)": [],
+    "pad_to_multiple=8, length_grouping=128": [
+        "data.pad_to_multiple=8",
+        "data.length_grouping=128",
+    ],
+}
+# every position through every block, the step whose width the results files measured
+WHOLE_BLOCKS = ["model.cls_only_last_block=false"]
 
 
 def compose(overrides: list[str]):
@@ -68,7 +75,7 @@ def step_times(overrides: list[str], repeats: int) -> dict[int, float]:
     from keraslab.config_checks import instantiate_section
     from keraslab.training.seeding import seed_everything
 
-    cfg, task, data = setup(overrides)
+    cfg, task, data = setup([*WHOLE_BLOCKS, *overrides])
     seed_everything(cfg.seed)
     trainer = instantiate_section(cfg, "trainer")
     model = task.build_model(data)
