@@ -42,6 +42,21 @@ def test_a_batch_is_cut_to_its_longest_text_rounded_up_to_the_multiple():
     assert whole.take(np.array([0, 1]))[0]["token_ids"].shape == (2, 48)
 
 
+def test_data_parallel_shares_of_a_batch_are_as_wide_as_the_whole_batch():
+    """The bug's minimal case: two workers each cut their half of a batch to its own longest
+    text (3 and 17 tokens: widths 16 and 32), so their lock-step collectives got inputs of two
+    shapes and the run aborted (gloo: "Received data size doesn't match expected size")."""
+    split = text_split([3, 2, 17, 9], maxlen=48, multiple=16)
+    whole = SplitBatches(split, 4).batch(0, 0)[0]
+    shares = [SplitBatches(split, 4, share=(w, 2)).batch(0, 0)[0] for w in (0, 1)]
+    assert whole["token_ids"].shape == (4, 32)
+    assert [share["token_ids"].shape for share in shares] == [(2, 32), (2, 32)]
+    for name in whole:
+        np.testing.assert_array_equal(np.concatenate([s[name] for s in shares]), whole[name])
+    inputs = split.take(np.array([0, 1]), width_of=np.array([0, 1, 2]))[0]
+    assert inputs["padding_mask"].shape == (2, 32)  # width_of's width, not rows' own (16)
+
+
 def grouped(n=1000, batch=32, group=8, seed=0, lengths=None):
     lengths = np.random.default_rng(7).integers(1, 129, n) if lengths is None else lengths
     split = text_split(lengths, maxlen=128, multiple=16)
@@ -141,7 +156,8 @@ def test_scores_and_the_valid_errors_file_are_the_same_with_sorted_batches(corpu
         lines = (folder / ERRORS_FILE).read_text(encoding="utf-8").splitlines()[1:]
         return scores, [line.rsplit("\t", 1) for line in lines]
 
-    plain_scores, plain = outputs([], tmp_path / "plain")
+    whole_width = ["data.pad_to_multiple=null", "data.length_grouping=null"]
+    plain_scores, plain = outputs(whole_width, tmp_path / "plain")
     scores, grouped = outputs(
         ["data.pad_to_multiple=8", "data.length_grouping=2"], tmp_path / "cut"
     )

@@ -55,10 +55,12 @@ class EncodedSplit:
         longest = int(self.inputs["padding_mask"][rows].sum(axis=1).max(initial=1))
         return min(maxlen, -(-longest // multiple) * multiple)
 
-    def take(self, rows: np.ndarray) -> tuple:
+    def take(self, rows: np.ndarray, width_of: np.ndarray | None = None) -> tuple:
         """The batch of ``rows`` as Keras reads it: ``(inputs,)``, ``(inputs, labels)`` or
-        ``(inputs, labels, sample_weights)``; labels keep their form (array or dict)."""
-        width = self.width(rows)
+        ``(inputs, labels, sample_weights)``; labels keep their form (array or dict). The token
+        inputs are cut to the width of ``width_of`` (default: ``rows``), rows that include
+        ``rows``: a data-parallel worker's share of a batch is as wide as the whole batch."""
+        width = self.width(rows if width_of is None else width_of)
         inputs = {
             name: array[rows, :width] if name in TOKEN_INPUTS else array[rows]
             for name, array in self.inputs.items()

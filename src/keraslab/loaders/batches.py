@@ -30,7 +30,9 @@ class SplitBatches:
     ``share=(w, W)``: data-parallel worker ``w`` of ``W`` builds only the ``w``-th of ``W`` equal
     parts of every batch (the rows above a multiple of ``W`` in a short last batch are left out,
     fewer than ``W`` samples an epoch; a last batch under ``W`` rows is dropped), so the workers
-    together hold each batch once; its transform draws from ``default_rng((seed, e, index, w))``.
+    together hold each batch once, every part as wide as the whole batch (cut to the whole
+    batch's longest text), so that the workers' inputs, and the steps they run in lock-step, have
+    one shape; its transform draws from ``default_rng((seed, e, index, w))``.
     """
 
     def __init__(
@@ -102,9 +104,10 @@ class SplitBatches:
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} is outside [0, {len(self)})")
         first = index * self.batch_size
-        part = self.rows(index) // self.workers
-        rows = self.order(epoch)[first + self.worker * part : first + (self.worker + 1) * part]
-        batch = self.split.take(rows)
+        whole = self.order(epoch)[first : first + self.rows(index)]
+        part = len(whole) // self.workers
+        rows = whole[self.worker * part : (self.worker + 1) * part]
+        batch = self.split.take(rows, width_of=whole)
         if self.split.transform is not None:
             inputs, labels = batch[0], batch[1] if len(batch) > 1 else None
             key = (self.seed, epoch, index) + ((self.worker,) if self.workers > 1 else ())
