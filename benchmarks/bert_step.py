@@ -180,12 +180,18 @@ def table(title: str, times: dict[str, list[float]], reference: str) -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every BERT step benchmark takes: batch shape, rounds and warm-up calls."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
+    return parser
+
+
+def main() -> None:
+    parser = step_arguments(__doc__.splitlines()[0])
     parser.add_argument(
         "--jit", action="store_true", help="also time ours with jit_compile=True (XLA)"
     )
