@@ -7,9 +7,12 @@ CPUs, and 1 process pinned to 1 CPU; all on JAX, same global batch.
 Each configuration runs the default experiment twice, for 1 and for 3 epochs of ``--steps``
 updates (validation cut to 1 batch); the difference is 2 epochs of steady training with no
 start-up, data preparation or compilation in it: samples/s = 2 x steps x batch / (T3 - T1).
-From the three rates it derives the cost of synchronising one step's gradients,
-``sync = t(2 workers) - t(1 CPU) / 2`` per step, and what that predicts for N machines.
-Writes ``benchmarks/results/data_parallel.md`` with the machine and the command.
+Every batch is padded to ``maxlen`` (``data.pad_to_multiple=null data.length_grouping=null``),
+so that all steps have one shape and none compiles inside the measured epochs (the default
+widths vary from batch to batch, and JAX compiles once per width). From the three rates it
+derives the cost of synchronising one step's gradients, ``sync = t(2 workers) - t(1 CPU) / 2``
+per step, and what that predicts for N machines. Writes
+``benchmarks/results/data_parallel_<cpu kind>.md`` with the machine and the command.
 """
 
 import argparse
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from machine import describe  # noqa: E402
+from machine import cpu_kind, describe  # noqa: E402
 
 RUN = [sys.executable, str(ROOT / "scripts" / "run.py")]
 LAUNCH = [sys.executable, "-m", "keraslab.launch"]
@@ -36,6 +39,7 @@ CONFIGURATIONS = {
     "2 workers x 1 CPU": [*LAUNCH, "--workers", "2", "--cpus-per-worker", "1", "--"],
 }
 BATCH = 64  # conf/data/sentiment.yaml
+FULL_WIDTH = ["data.pad_to_multiple=null", "data.length_grouping=null"]
 
 
 def seconds(command: list[str], epochs: int, steps: int, folder: Path) -> float:
@@ -43,6 +47,7 @@ def seconds(command: list[str], epochs: int, steps: int, folder: Path) -> float:
     overrides = [
         f"trainer.epochs={epochs}",
         f"trainer.steps_per_epoch={steps}",
+        *FULL_WIDTH,
         "trainer.validation_steps=1",
         "trainer.verbose=0",
         f"hydra.run.dir={folder}",
@@ -101,7 +106,8 @@ def report(args, median: dict[str, float], rates: dict[str, list[float]], parame
         f"{args.repeats} --steps {args.steps}`. The default experiment (tiny encoder, global "
         f"batch {BATCH} x 128 tokens, {parameters:,} trainable parameters = {megabytes:.1f} MB of "
         "float32 gradients a step) on JAX; samples/s over 2 epochs of steady training (the "
-        "difference of a 3-epoch and a 1-epoch run, so start-up and compilation drop out).",
+        "difference of a 3-epoch and a 1-epoch run, so start-up and compilation drop out); every "
+        f"batch padded to maxlen (`{' '.join(FULL_WIDTH)}`), one shape for all steps.",
         "",
         "| configuration | samples/s (median) | rounds | vs 1 process x 2 CPUs |",
         "| --- | --- | --- | --- |",
@@ -133,7 +139,7 @@ def report(args, median: dict[str, float], rates: dict[str, list[float]], parame
         + ". The global batch stays the same, so each worker's share shrinks with N: past the "
         "point where the share no longer fills a machine, raise `data.batch_size` with N.",
     ]
-    path = ROOT / "benchmarks" / "results" / "data_parallel.md"
+    path = ROOT / "benchmarks" / "results" / f"data_parallel_{cpu_kind()}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
