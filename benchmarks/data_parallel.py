@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+from length_bucketing import FULL_WIDTH  # noqa: E402
 from machine import cpu_kind, describe  # noqa: E402
 
 RUN = [sys.executable, str(ROOT / "scripts" / "run.py")]
@@ -39,7 +40,6 @@ CONFIGURATIONS = {
     "2 workers x 1 CPU": [*LAUNCH, "--workers", "2", "--cpus-per-worker", "1", "--"],
 }
 BATCH = 64  # conf/data/sentiment.yaml
-FULL_WIDTH = ["data.pad_to_multiple=null", "data.length_grouping=null"]
 
 
 def seconds(command: list[str], epochs: int, steps: int, folder: Path) -> float:

@@ -31,6 +31,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from length_bucketing import FULL_WIDTH  # noqa: E402
+
 BASE = dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072, vocab_size=30522)
 TINY = dict(num_layers=2, hidden_size=64, num_heads=2, intermediate_size=128, vocab_size=1000)
 # Dense bfloat16 peaks (TFLOP/s) from the makers' data sheets, by JAX's device_kind.
@@ -188,8 +192,7 @@ def main() -> None:
 
     # One batch width a run (padded to maxlen, plain shuffling): JAX compiles once per width, so
     # each job compiles once; whether cut batches pay for their compiles on a GPU is not measured.
-    whole_width = ["data.pad_to_multiple=null", "data.length_grouping=null"]
-    run = SMOKE_RUN if args.smoke else ["model/encoder=small", *whole_width]
+    run = SMOKE_RUN if args.smoke else ["model/encoder=small", *FULL_WIDTH]
     run = [*run, f"paths.output_dir={args.out.resolve() / 'outputs'}"]
     if args.data_dir:
         run.append(f"data.data_dir={args.data_dir}")

@@ -29,10 +29,11 @@ from machine import cpu_kind, describe  # noqa: E402
 
 BEFORE = "pad to maxlen (128), the whole last block (`experiment=padded_to_maxlen`)"
 AFTER = "pad_to_multiple=16, length_grouping=32, cls_only_last_block (the defaults)"
-PADDED = ["data.pad_to_multiple=null", "data.length_grouping=null"]
+# every batch padded to maxlen, plain shuffling: one batch width a run
+FULL_WIDTH = ["data.pad_to_multiple=null", "data.length_grouping=null"]
 SETTINGS = {
     BEFORE: ["experiment=padded_to_maxlen"],
-    "pad to maxlen, cls_only_last_block": PADDED,
+    "pad to maxlen, cls_only_last_block": FULL_WIDTH,
     "pad_to_multiple=16, length_grouping=32": ["model.cls_only_last_block=false"],
     AFTER: [],
     "pad_to_multiple=8, length_grouping=128, cls_only_last_block": [

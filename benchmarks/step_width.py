@@ -5,9 +5,10 @@ steps under shorter padding, from the widths that run's batches really have.
     python benchmarks/step_width.py [--repeats 10] [OVERRIDES ...]
 
 The model, optimizer and batch size are the default experiment's (composed from ``conf/`` with
-the overrides), every position through every block (``model.cls_only_last_block=false``), timed with ``train_on_batch`` on one batch of training rows cut to each width
-(a multiple of 8): three warm-up steps each, then rounds that time every width once (the
-machine's drift hits every width alike); medians. A setting's predicted ratio is the mean step
+the overrides), every position through every block (``model.cls_only_last_block=false``),
+timed with ``train_on_batch`` on one batch of training rows cut to each width (a multiple of
+8): three warm-up steps each, then rounds that time every width once (the machine's drift hits
+every width alike); medians. A setting's predicted ratio is the mean step
 time over its epoch-0 training batch widths against the full width's; the whole split sorted
 by length gives the least any grouping can reach. Writes
 ``benchmarks/results/step_width_<backend>_<cpu kind>.md``.
